@@ -1,0 +1,422 @@
+"""The conversation engine: one step per incoming message, in one transaction.
+
+Per step it (1) records the inbound event once, (2) loads and row-locks the conversation,
+(3) runs one step of the active dialog, (4) persists the new state and logs both
+directions. State lives only in the database, so any app instance can take the next
+message; the row lock (PostgreSQL) or the single writer (SQLite) keeps one resident's
+messages strictly one after the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.dialogs.base import Dialog, DialogContext, Outcome
+from bot.dialogs.registry import DialogRegistry, default_registry
+from bot.intents import Intent
+from bot.messages import Choice, Incoming, Reply, StepResult
+from bot.runtime import Runtime
+from bot.services.residents import ResidentService
+from bot.text import clean, fold, typed_number
+from storage.models import ChannelIdentity, Conversation, InboundEvent, MessageLog, Resident
+from storage.repositories import conversations as repo
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+MENU = "menu"
+WELCOME = "welcome"
+LANGUAGE = "language"
+# Conversations resting here are not "in the middle of something" when they go idle.
+RESTING_DIALOGS = frozenset({MENU, WELCOME})
+MAX_HOPS = 4
+ATTEMPTS = 4
+LABEL_MATCH_SCORE = 90.0
+
+
+@dataclass
+class _Turn:
+    """The mutable state of one step while it runs."""
+
+    conversation: Conversation
+    resident: Resident
+    locale: str
+    replies: list[Reply] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, runtime: Runtime, dialogs: DialogRegistry | None = None) -> None:
+        self.runtime = runtime
+        self.dialogs = dialogs or default_registry()
+
+    async def handle(self, incoming: Incoming) -> StepResult:
+        """Run one step. Never raises for bad input; raises only if the database is down."""
+        started = time.perf_counter()
+        metrics = self.runtime.metrics
+        try:
+            result = await self._run_with_retries(incoming)
+        except DBAPIError:
+            raise
+        except Exception:
+            log.exception("engine step failed on %s; answering with an apology", incoming.channel)
+            metrics.step_errors.labels(incoming.channel).inc()
+            result = await self._apologise(incoming)
+        metrics.step_seconds.labels(incoming.channel).observe(time.perf_counter() - started)
+        if result.duplicate:
+            metrics.duplicates.labels(incoming.channel).inc()
+        else:
+            metrics.messages.labels(incoming.channel, "in").inc()
+            metrics.messages.labels(incoming.channel, "out").inc(len(result.replies))
+        return result
+
+    async def _run_with_retries(self, incoming: Incoming) -> StepResult:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.runtime.db.transaction() as session:
+                    return await self._step(session, incoming)
+            except IntegrityError:
+                # Another instance created the same identity or event first: look again.
+                if attempt == ATTEMPTS:
+                    raise
+            except DBAPIError as error:
+                if attempt == ATTEMPTS or not _is_transient(error):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _step(self, session: AsyncSession, incoming: Incoming) -> StepResult:
+        now = utcnow()
+        event = await self._record_event(session, incoming)
+        if event is not None and event.status == "processed":
+            return StepResult(self.runtime.settings.default_locale, (), duplicate=True)
+        identity = await self._identity(session, incoming)
+        resident = await session.get(Resident, identity.resident_id, with_for_update=False)
+        assert resident is not None
+        conversation = await repo.lock_conversation(session, identity.id or 0)
+        catalogs = self.runtime.catalogs
+        locale = catalogs.normalize_locale(resident.locale)
+        turn: _Turn
+        if conversation is None:
+            conversation = Conversation(
+                identity_id=identity.id or 0, dialog=WELCOME, step="", locale=locale
+            )
+            turn = _Turn(conversation, resident, locale)
+            await self._start(session, turn, incoming, WELCOME, {}, now)
+        else:
+            turn = _Turn(conversation, resident, locale)
+            await self._continue(session, turn, incoming, now)
+
+        conversation.locale = turn.locale
+        conversation.last_activity_at = now
+        conversation.step_count += 1
+        conversation.offered_choices = _offered(turn.replies)
+        session.add(conversation)
+        identity.last_inbound_at = now
+        session.add(identity)
+        self._log(session, identity, incoming, turn, event)
+        if event is not None:
+            event.status = "processed"
+            event.processed_at = now
+            event.attempts += 1
+            session.add(event)
+        return StepResult(turn.locale, tuple(turn.replies))
+
+    async def _record_event(self, session: AsyncSession, incoming: Incoming) -> InboundEvent | None:
+        if incoming.platform_id is None:
+            return None
+        event = await repo.find_inbound_event(session, incoming.channel, incoming.platform_id)
+        if event is None:
+            event = InboundEvent(
+                channel=incoming.channel,
+                platform_id=incoming.platform_id,
+                payload=incoming.payload(),
+            )
+            session.add(event)
+            await session.flush()
+        return event
+
+    async def _identity(self, session: AsyncSession, incoming: Incoming) -> ChannelIdentity:
+        identity = await repo.find_identity(session, incoming.channel, incoming.sender_id)
+        if identity is None:
+            identity = await repo.create_identity(
+                session, incoming.channel, incoming.sender_id, incoming.sender_name
+            )
+        return identity
+
+    async def _continue(
+        self, session: AsyncSession, turn: _Turn, incoming: Incoming, now: datetime
+    ) -> None:
+        conversation = turn.conversation
+        dialog = self.dialogs.get(conversation.dialog)
+        if dialog is None or not _valid_step(dialog, conversation.step):
+            turn.replies.append(Reply("common.restarted"))
+            return await self._start(session, turn, incoming, MENU, {}, now)
+        idle = timedelta(minutes=self.runtime.settings.conversation_idle_minutes)
+        if (
+            conversation.dialog not in RESTING_DIALOGS
+            and now - conversation.last_activity_at > idle
+        ):
+            turn.replies.append(Reply("common.expired"))
+            conversation.offered_choices = []
+            conversation.dialog, conversation.data = MENU, {}
+            dialog = self.dialogs.get(MENU)
+            assert dialog is not None
+            conversation.step = next(iter(dialog.Step)).value
+
+        offered = _choices_from(conversation.offered_choices)
+        text = clean(incoming.text) if incoming.text is not None else ""
+        if incoming.kind == "text":
+            if not text:
+                turn.replies.append(Reply("common.empty", choices=offered or _menu_only()))
+                return None
+            if len(text) > self.runtime.settings.max_message_chars:
+                params = {"max": self.runtime.settings.max_message_chars, "length": len(text)}
+                turn.replies.append(Reply("common.too_long", params, choices=offered))
+                return None
+            command = self.runtime.intents.command(text)
+            if command is not None:
+                return await self._command(session, turn, incoming, command, offered, now)
+            chosen = self._choice_from_text(turn.locale, text, offered)
+            if chosen is not None:
+                incoming = incoming.as_choice(chosen)
+
+        if incoming.choice_id is not None:
+            target = self._route_choice(conversation, incoming.choice_id, offered)
+            if target == "stale":
+                turn.replies.append(Reply("common.stale_choice"))
+                return await self._start(session, turn, incoming, MENU, {}, now)
+            if target is not None:
+                return await self._start(session, turn, incoming, target, {}, now)
+
+        if dialog.needs_consent and not ResidentService.has_consented(turn.resident):
+            return await self._start(session, turn, incoming, WELCOME, {}, now)
+        context = self._context(session, turn, incoming, text, dict(conversation.data), now)
+        outcome = await dialog.handle(context, dialog.Step(conversation.step))
+        await self._apply(session, turn, incoming, dialog, context, outcome, now)
+        return None
+
+    async def _command(
+        self,
+        session: AsyncSession,
+        turn: _Turn,
+        incoming: Incoming,
+        command: Intent,
+        offered: tuple[Choice, ...],
+        now: datetime,
+    ) -> None:
+        conversation = turn.conversation
+        if command is Intent.HELP:
+            turn.replies.append(Reply("help.text", choices=offered or _menu_only()))
+            return
+        if command is Intent.LANGUAGE:
+            return await self._start(session, turn, incoming, LANGUAGE, {}, now)
+        if command is Intent.CANCEL and conversation.dialog not in RESTING_DIALOGS:
+            turn.replies.append(Reply("common.cancelled"))
+        await self._start(session, turn, incoming, MENU, {}, now)
+
+    def _choice_from_text(self, locale: str, text: str, offered: tuple[Choice, ...]) -> str | None:
+        """A typed number, or a typed label ('setuju'), picks one of the offered choices."""
+        if not offered:
+            return None
+        number = typed_number(text)
+        if number is not None:
+            return offered[number - 1].id if 1 <= number <= len(offered) else None
+        folded = fold(text)
+        if not folded:
+            return None
+        catalogs = self.runtime.catalogs
+        for choice in offered:
+            label = fold(catalogs.t(locale, choice.key, choice.params))
+            if label and fuzz.ratio(folded, label) >= LABEL_MATCH_SCORE:
+                return choice.id
+        return None
+
+    def _route_choice(
+        self, conversation: Conversation, choice_id: str, offered: tuple[Choice, ...]
+    ) -> str | None:
+        """None: the active dialog handles it. A name: start that dialog. 'stale': expired."""
+        if choice_id == "nav:menu":
+            return MENU
+        if choice_id == "nav:language":
+            return LANGUAGE
+        if any(choice.id == choice_id for choice in offered):
+            return None
+        # A main-menu button still means what it says, even from an old message.
+        menu_target = self.dialogs.from_menu_choice(choice_id)
+        if menu_target is not None:
+            return menu_target.name
+        return "stale"
+
+    async def _start(
+        self,
+        session: AsyncSession,
+        turn: _Turn,
+        incoming: Incoming,
+        name: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        dialog = self.dialogs.get(name)
+        assert dialog is not None, name
+        if dialog.needs_consent and not ResidentService.has_consented(turn.resident):
+            dialog = self.dialogs.get(WELCOME)
+            assert dialog is not None
+            data = {}
+        context = self._context(session, turn, incoming, "", data, now)
+        outcome = await dialog.start(context)
+        await self._apply(session, turn, incoming, dialog, context, outcome, now)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        turn: _Turn,
+        incoming: Incoming,
+        dialog: Dialog,
+        context: DialogContext,
+        outcome: Outcome,
+        now: datetime,
+        hops: int = 0,
+    ) -> None:
+        turn.locale = context.locale
+        turn.replies.extend(outcome.replies)
+        conversation = turn.conversation
+        if outcome.goto is None and outcome.step is None and dialog.name == MENU:
+            raise RuntimeError("the menu dialog may not finish")
+        if outcome.goto is not None or outcome.step is None:
+            if hops >= MAX_HOPS:
+                raise RuntimeError(f"dialog {dialog.name} loops through goto")
+            target = self.dialogs.get(outcome.goto or MENU)
+            if target is None:
+                raise RuntimeError(f"dialog {dialog.name} went to unknown {outcome.goto}")
+            if target.needs_consent and not ResidentService.has_consented(turn.resident):
+                target = self.dialogs.get(WELCOME)
+                assert target is not None
+            data = dict(outcome.goto_data) if target.name == outcome.goto else {}
+            next_context = self._context(session, turn, incoming, "", data, now)
+            next_outcome = await target.start(next_context)
+            await self._apply(
+                session, turn, incoming, target, next_context, next_outcome, now, hops + 1
+            )
+            return
+        conversation.dialog = dialog.name
+        conversation.step = outcome.step.value
+        conversation.data = context.data
+
+    def _context(
+        self,
+        session: AsyncSession,
+        turn: _Turn,
+        incoming: Incoming,
+        text: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> DialogContext:
+        return DialogContext(
+            incoming=incoming,
+            text=text,
+            locale=turn.locale,
+            data=data,
+            resident=turn.resident,
+            session=session,
+            runtime=self.runtime,
+            dialogs=self.dialogs,
+            now=now,
+        )
+
+    def _log(
+        self,
+        session: AsyncSession,
+        identity: ChannelIdentity,
+        incoming: Incoming,
+        turn: _Turn,
+        event: InboundEvent | None,
+    ) -> None:
+        assert identity.id is not None
+        session.add(
+            MessageLog(
+                identity_id=identity.id,
+                channel=incoming.channel,
+                direction="in",
+                kind=incoming.kind,
+                text=incoming.text,
+                payload=incoming.payload(),
+                inbound_event_id=event.id if event is not None else None,
+                created_at=incoming.received_at,
+            )
+        )
+        catalogs = self.runtime.catalogs
+        for reply in turn.replies:
+            labels = [
+                {"id": c.id, "label": catalogs.t(turn.locale, c.key, c.params)}
+                for c in reply.choices
+            ]
+            session.add(
+                MessageLog(
+                    identity_id=identity.id,
+                    channel=incoming.channel,
+                    direction="out",
+                    kind="reply",
+                    text=catalogs.t(turn.locale, reply.key, reply.params),
+                    message_key=reply.key,
+                    payload={"choices": labels} if labels else {},
+                )
+            )
+
+    async def _apologise(self, incoming: Incoming) -> StepResult:
+        """After a failed step: log the message and apologise, leaving the state as it was."""
+        reply = Reply("common.error", choices=_menu_only())
+        async with self.runtime.db.transaction() as session:
+            identity = await self._identity(session, incoming)
+            resident = await session.get(Resident, identity.resident_id)
+            assert resident is not None
+            locale = self.runtime.catalogs.normalize_locale(resident.locale)
+            conversation = Conversation(
+                identity_id=identity.id or 0, dialog="", step="", locale=locale
+            )
+            turn = _Turn(conversation, resident, locale, [reply])
+            self._log(session, identity, incoming, turn, None)
+        return StepResult(locale, (reply,))
+
+
+def _valid_step(dialog: Dialog, step: str) -> bool:
+    return step in {member.value for member in dialog.Step}
+
+
+def _menu_only() -> tuple[Choice, ...]:
+    return (Choice("nav:menu", "common.back_to_menu"),)
+
+
+def _offered(replies: Sequence[Reply]) -> list[list[Any]]:
+    offered: list[list[Any]] = []
+    seen: set[str] = set()
+    for reply in replies:
+        for choice in reply.choices:
+            if choice.id not in seen:
+                seen.add(choice.id)
+                offered.append([choice.id, choice.key, dict(choice.params)])
+    return offered
+
+
+def _choices_from(stored: list[Any]) -> tuple[Choice, ...]:
+    choices: list[Choice] = []
+    for item in stored:
+        if isinstance(item, list) and len(item) == 3:
+            choices.append(Choice(str(item[0]), str(item[1]), dict(item[2])))
+    return tuple(choices)
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    """Serialization failures and deadlocks are worth a second try; nothing else is."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(
+        getattr(error, "orig", None), "pgcode", None
+    )
+    return code in {"40001", "40P01"} or "database is locked" in str(error)

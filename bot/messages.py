@@ -1,0 +1,128 @@
+"""What flows through the engine: `Incoming` from a channel, `Reply` back to it.
+
+Both are channel-agnostic: a Reply names a catalog key, never a finished string, so each
+channel renders it in the resident's language and within its own limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from storage.types import utcnow
+
+Params = Mapping[str, str | int | float]
+
+
+class Channel(StrEnum):
+    CONSOLE = "console"
+    WEBCHAT = "webchat"
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    kind: str  # photo | document | voice | audio | video
+    ref: str  # the platform's media id, or a stored file's content hash
+    mime_type: str | None = None
+    size: int | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    phone: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message from a resident: text, or a choice id, media, a location or a contact."""
+
+    channel: str
+    sender_id: str
+    text: str | None = None
+    choice_id: str | None = None
+    media: Media | None = None
+    location: Location | None = None
+    contact: Contact | None = None
+    platform_id: str | None = None
+    sender_name: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def kind(self) -> str:
+        if self.choice_id is not None:
+            return "choice"
+        if self.media is not None:
+            return "media"
+        if self.location is not None:
+            return "location"
+        if self.contact is not None:
+            return "contact"
+        return "text"
+
+    def as_choice(self, choice_id: str) -> Incoming:
+        return Incoming(
+            channel=self.channel,
+            sender_id=self.sender_id,
+            choice_id=choice_id,
+            platform_id=self.platform_id,
+            sender_name=self.sender_name,
+            received_at=self.received_at,
+        )
+
+    def payload(self) -> dict[str, Any]:
+        """A JSON-safe description for the message log (never contains raw media bytes)."""
+        data: dict[str, Any] = {}
+        if self.choice_id is not None:
+            data["choice_id"] = self.choice_id
+        if self.media is not None:
+            data["media"] = {
+                "kind": self.media.kind,
+                "ref": self.media.ref,
+                "mime_type": self.media.mime_type,
+                "size": self.media.size,
+            }
+        if self.location is not None:
+            data["location"] = [self.location.latitude, self.location.longitude]
+        if self.contact is not None:
+            data["contact"] = True
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: its id comes back as `Incoming.choice_id`; its label is a catalog key."""
+
+    id: str
+    key: str
+    params: Params = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    key: str
+    params: Params = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()
+    media: Media | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What the engine hands back to a channel: replies in the resident's locale."""
+
+    locale: str
+    replies: tuple[Reply, ...]
+    duplicate: bool = False

@@ -1,0 +1,36 @@
+"""Residents: consent under UU PDP and language preference."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Resident
+
+# Bump when the consent notice changes materially; residents are then asked again.
+CONSENT_VERSION = "2026-11"
+
+
+class ResidentService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @staticmethod
+    def has_consented(resident: Resident) -> bool:
+        return resident.consent_version == CONSENT_VERSION
+
+    async def record_consent(self, resident: Resident, at: datetime) -> None:
+        resident.consent_version = CONSENT_VERSION
+        resident.consent_at = at
+        resident.consent_declined_at = None
+        self.session.add(resident)
+
+    async def record_decline(self, resident: Resident, at: datetime) -> None:
+        resident.consent_version = None
+        resident.consent_declined_at = at
+        self.session.add(resident)
+
+    async def set_locale(self, resident: Resident, locale: str) -> None:
+        resident.locale = locale
+        self.session.add(resident)

@@ -1,0 +1,91 @@
+"""All configuration, read from the environment and `.env` (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - the refused default, not a secret
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """One settings object; secrets are `SecretStr` and never printed."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///var/bansos.sqlite3"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    base_url: str | None = None
+    default_locale: str = "id"
+    timezone: str = "Asia/Jakarta"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_officer_chat_id: int | None = None
+
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com"
+
+    media_dir: Path = Path("var/media")
+    locales_dir: Path = PROJECT_ROOT / "locales"
+
+    office_name: str = "Kantor Kecamatan Sukamaju"
+    office_contact: str = "0286-000000"
+    data_retention_months: int = Field(default=24, ge=1, le=120)
+    conversation_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    max_message_chars: int = Field(default=2000, ge=100, le=4096)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if (
+            self.base_url
+            and self.base_url.lower().startswith("https://")
+            and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+        ):
+            raise ValueError(
+                "SECRET_KEY is still the development default while BASE_URL is https: "
+                "set a long random SECRET_KEY (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        if self.default_locale not in self.available_locales:
+            raise ValueError(f"DEFAULT_LOCALE {self.default_locale!r} has no catalog in locales/")
+        ZoneInfo(self.timezone)
+        return self
+
+    @property
+    def available_locales(self) -> tuple[str, ...]:
+        """Locales are catalog files, not code: every `locales/<lang>/LC_MESSAGES/bot.po`."""
+        found = sorted(p.parent.parent.name for p in self.locales_dir.glob("*/LC_MESSAGES/bot.po"))
+        default = [lang for lang in found if lang == "id"]
+        return tuple(default + [lang for lang in found if lang != "id"])
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return all(
+            (
+                self.whatsapp_access_token,
+                self.whatsapp_phone_number_id,
+                self.whatsapp_app_secret,
+                self.whatsapp_verify_token,
+            )
+        )

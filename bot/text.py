@@ -1,0 +1,43 @@
+"""Cleaning what residents type: Unicode forms, invisible characters, case and punctuation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Zero-width and bidirectional control characters: invisible, yet they break matching.
+_INVISIBLE = dict.fromkeys(
+    [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070)]
+    + [0xFEFF],
+    None,
+)
+_SPACES = re.compile(r"\s+")
+_NOT_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+_LINK = re.compile(
+    r"(?:https?://|www\.|\b(?:bit\.ly|s\.id|t\.me|wa\.me)/|"
+    r"\b[a-z0-9-]{2,}\.(?:com|net|org|info|xyz|link|site|online|top|id|co\.id|my\.id|io|me)\b)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def clean(raw: str) -> str:
+    """NFKC, invisible characters removed, whitespace collapsed. What the resident meant."""
+    text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Lower case, punctuation and emoji removed: the form keywords are matched in."""
+    return _SPACES.sub(" ", _NOT_WORD.sub(" ", clean(text).casefold())).strip()
+
+
+def has_link(text: str) -> bool:
+    return bool(_LINK.search(text))
+
+
+def typed_number(text: str) -> int | None:
+    """'2', ' 2. ' or '2)' → 2: how residents pick a numbered choice."""
+    match = _NUMBER.match(text)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,58 @@
+"""The ASGI app: health, metrics, web chat (and, as their issues land, webhooks and dashboard)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
+
+from bot.engine import Engine
+from bot.handlers.webchat import webchat_router
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent
+
+
+def create_app(runtime: Runtime, engine: Engine | None = None) -> FastAPI:
+    engine = engine or Engine(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.db.dispose()
+
+    app = FastAPI(
+        title="bansos-bot",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(webchat_router(engine, templates))
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        if await runtime.db.ping():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    @app.exception_handler(DBAPIError)
+    async def database_down(_: Request, error: DBAPIError) -> Response:
+        log.error("database error: %s", type(error.orig).__name__ if error.orig else error)
+        return JSONResponse({"error": "service temporarily unavailable"}, status_code=503)
+
+    return app

@@ -1,0 +1,211 @@
+"""SQLModel tables. Portable across SQLite and PostgreSQL (DESIGN.md rule 7).
+
+Personal identifiers (NIK, No. KK) are never stored in the clear: a keyed hash serves
+look-ups and an encrypted copy serves authorised officers. The keys live in the settings,
+not in the database, so a dump alone reveals no NIK.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Village(SQLModel, table=True):
+    """A desa or kelurahan of the kecamatan; `code` is the 10-digit Kemendagri code."""
+
+    code: str = Field(primary_key=True, max_length=13)
+    name: str = Field(max_length=120, index=True)
+    kecamatan: str = Field(max_length=120)
+    created_at: datetime = _created()
+
+
+class Resident(SQLModel, table=True):
+    """A person who talks to the bot, on one channel or several."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str | None = Field(default=None, max_length=200)
+    locale: str | None = Field(default=None, max_length=16)
+    consent_version: str | None = Field(default=None, max_length=32)
+    consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consent_declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """How a resident reaches us: (channel, platform id) is unique."""
+
+    __tablename__ = "channel_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    phone: str | None = Field(default=None, max_length=32)
+    last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+
+
+class Conversation(SQLModel, table=True):
+    """The dialog state of one channel identity; the only place conversation state lives."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channel_identity.id", unique=True)
+    dialog: str = Field(max_length=32)
+    step: str = Field(max_length=48)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    offered_choices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    locale: str = Field(max_length=16)
+    last_activity_at: datetime = _created()
+    step_count: int = Field(default=0)
+    created_at: datetime = _created()
+
+
+class MessageLog(SQLModel, table=True):
+    """Every message in and out, for review and for the accountability figures."""
+
+    __tablename__ = "message_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channel_identity.id", index=True)
+    channel: str = Field(max_length=16)
+    direction: str = Field(max_length=3)  # "in" | "out"
+    kind: str = Field(max_length=16)  # text, choice, media, location, contact, reply
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    message_key: str | None = Field(default=None, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    inbound_event_id: int | None = Field(default=None, foreign_key="inbound_event.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class InboundEvent(SQLModel, table=True):
+    """A platform update, stored before it is acknowledged; unique per channel."""
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (UniqueConstraint("channel", "platform_id", name="uq_inbound_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    platform_id: str = Field(max_length=128)
+    status: str = Field(default="received", max_length=16, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = Field(default=0)
+    error: str | None = Field(default=None, max_length=500)
+    received_at: datetime = _created()
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Household(SQLModel, table=True):
+    """A family (Kartu Keluarga). The No. KK is kept as keyed hash + ciphertext only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kk_hash: str = Field(max_length=64, unique=True)
+    kk_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    village_code: str = Field(foreign_key="village.code", index=True)
+    address: str = Field(default="", max_length=300)
+    rt: str = Field(default="", max_length=3)
+    rw: str = Field(default="", max_length=3)
+
+
+class RegistryPerson(SQLModel, table=True):
+    """A person in the aid register (DTSEN extract). NIK as keyed hash + ciphertext only."""
+
+    __tablename__ = "registry_person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nik_hash: str = Field(max_length=64, unique=True)
+    nik_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    full_name: str = Field(max_length=200)
+    birth_date: date
+    sex: str = Field(max_length=1)  # L | P
+    household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
+    village_code: str = Field(foreign_key="village.code", index=True)
+    address: str = Field(default="", max_length=300)
+    rt: str = Field(default="", max_length=3)
+    rw: str = Field(default="", max_length=3)
+    updated_at: datetime = _created()
+
+
+class Enrolment(SQLModel, table=True):
+    """A person's place in one programme (PKH, BPNT, BLT, PBI-JK, PIP)."""
+
+    __table_args__ = (UniqueConstraint("person_id", "programme", name="uq_enrolment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="registry_person.id", index=True)
+    programme: str = Field(max_length=8)
+    status: str = Field(max_length=16)  # aktif | verifikasi | nonaktif | ditolak
+    period: str = Field(default="", max_length=40)
+    updated_at: datetime = _created()
+
+
+class Training(SQLModel, table=True):
+    """A skills training offered to residents."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=200)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(max_length=32)
+    organiser: str = Field(max_length=200)
+    organiser_kind: str = Field(max_length=16)  # dinas | lsm | csr
+    target_group: str = Field(default="", max_length=120)
+    min_age: int | None = None
+    max_age: int | None = None
+    village_code: str | None = Field(default=None, foreign_key="village.code")
+    priority_recipients: bool = False
+    created_at: datetime = _created()
+
+
+class TrainingSession(SQLModel, table=True):
+    """One dated session of a training, with its own seats and deadline."""
+
+    __tablename__ = "training_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    training_id: int = Field(foreign_key="training.id", index=True)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    place: str = Field(max_length=200)
+    village_code: str = Field(foreign_key="village.code")
+    seats: int
+    registration_deadline: datetime = Field(sa_type=UTCDateTime)
+
+
+class DistributionSchedule(SQLModel, table=True):
+    """When and where aid is handed out (penyaluran)."""
+
+    __tablename__ = "distribution_schedule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    programme: str = Field(max_length=8)
+    phase: str = Field(max_length=40)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    place: str = Field(max_length=200)
+    latitude: float | None = None
+    longitude: float | None = None
+    bring: str = Field(default="", max_length=300)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _created()
+
+
+class ScheduleVillage(SQLModel, table=True):
+    """A village (optionally narrowed to RTs) that a schedule serves."""
+
+    __tablename__ = "schedule_village"
+
+    schedule_id: int = Field(foreign_key="distribution_schedule.id", primary_key=True)
+    village_code: str = Field(foreign_key="village.code", primary_key=True)
+    rts: str = Field(default="", max_length=200)  # "" = every RT; else "001,002"
