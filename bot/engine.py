@@ -44,6 +44,10 @@ ATTEMPTS = 4
 LABEL_MATCH_SCORE = 90.0
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached: channels answer 5xx so the platform retries."""
+
+
 @dataclass
 class _Turn:
     """The mutable state of one step while it runs."""
@@ -60,17 +64,21 @@ class Engine:
         self.dialogs = dialogs or default_registry()
 
     async def handle(self, incoming: Incoming) -> StepResult:
-        """Run one step. Never raises for bad input; raises only if the database is down."""
+        """Run one step. Never raises for bad input; raises StorageUnavailable if the database is down."""
         started = time.perf_counter()
         metrics = self.runtime.metrics
         try:
-            result = await self._run_with_retries(incoming)
-        except DBAPIError:
-            raise
-        except Exception:
-            log.exception("engine step failed on %s; answering with an apology", incoming.channel)
+            try:
+                result = await self._run_with_retries(incoming)
+            except (DBAPIError, OSError, TimeoutError):
+                raise
+            except Exception:
+                log.exception("engine step failed on %s; answering with an apology", incoming.channel)
+                metrics.step_errors.labels(incoming.channel).inc()
+                result = await self._apologise(incoming)
+        except (DBAPIError, OSError, TimeoutError) as error:
             metrics.step_errors.labels(incoming.channel).inc()
-            result = await self._apologise(incoming)
+            raise StorageUnavailable(type(error).__name__) from error
         metrics.step_seconds.labels(incoming.channel).observe(time.perf_counter() - started)
         if result.duplicate:
             metrics.duplicates.labels(incoming.channel).inc()

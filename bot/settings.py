@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,7 +57,10 @@ class Settings(BaseSettings):
             )
         if self.default_locale not in self.available_locales:
             raise ValueError(f"DEFAULT_LOCALE {self.default_locale!r} has no catalog in locales/")
-        ZoneInfo(self.timezone)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"TIMEZONE {self.timezone!r} is not a known IANA zone") from None
         return self
 
     @property

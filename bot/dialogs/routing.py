@@ -24,9 +24,9 @@ def route_free_text(ctx: DialogContext) -> Outcome:
             return goto("menu", Reply("menu.greeting"))
         if match.intent is Intent.THANKS:
             return goto("menu", Reply("menu.thanks"))
-        topical = ctx.runtime.faq.for_intent(ctx.locale, match.intent.value)
-        if topical:
-            return goto("faq", entry=topical[0].id)
+        topical = ctx.runtime.faq.best_for_intent(ctx.locale, match.intent.value, text)
+        if topical is not None:
+            return goto("faq", entry=topical.id)
     hits = ctx.runtime.faq.search(ctx.locale, text, limit=1)
     if hits and hits[0].score >= FAQ_ANSWER_SCORE:
         return goto("faq", entry=hits[0].entry.id)

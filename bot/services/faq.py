@@ -59,11 +59,19 @@ class FaqBook:
     def for_intent(self, locale: str, intent: str) -> tuple[FaqEntry, ...]:
         return tuple(e for e in self.entries(locale) if intent in e.intents)
 
-    def search(self, locale: str, text: str, limit: int = 3) -> list[FaqHit]:
+    def best_for_intent(self, locale: str, intent: str, text: str) -> FaqEntry | None:
+        """The entry on this topic closest to what the resident typed."""
+        hits = self.search(locale, text, limit=1, only=self.for_intent(locale, intent))
+        return hits[0].entry if hits else None
+
+    def search(
+        self, locale: str, text: str, limit: int = 3, only: tuple[FaqEntry, ...] | None = None
+    ) -> list[FaqHit]:
         query = fold(text)
-        if not query:
+        candidates = self.entries(locale) if only is None else only
+        if not query or not candidates:
             return []
-        hits = [FaqHit(entry, _score(query, entry)) for entry in self.entries(locale)]
+        hits = [FaqHit(entry, _score(query, entry)) for entry in candidates]
         hits.sort(key=lambda hit: hit.score, reverse=True)
         return hits[:limit]
 

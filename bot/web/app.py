@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
 
-from bot.engine import Engine
+from bot.engine import Engine, StorageUnavailable
 from bot.handlers.webchat import webchat_router
 from bot.runtime import Runtime
 
@@ -50,8 +50,13 @@ def create_app(runtime: Runtime, engine: Engine | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(runtime.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
+    @app.exception_handler(StorageUnavailable)
+    async def storage_down(_: Request, error: StorageUnavailable) -> Response:
+        log.error("database unavailable: %s", error)
+        return JSONResponse({"error": "service temporarily unavailable"}, status_code=503)
+
     @app.exception_handler(DBAPIError)
-    async def database_down(_: Request, error: DBAPIError) -> Response:
+    async def database_error(_: Request, error: DBAPIError) -> Response:
         log.error("database error: %s", type(error.orig).__name__ if error.orig else error)
         return JSONResponse({"error": "service temporarily unavailable"}, status_code=503)
 

@@ -1,0 +1,58 @@
+"""Demo data: fictional, idempotent, and with no readable NIK in the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import SQLModel, func, select
+from stdnum.id import nik as stdnum_nik
+
+from bot.runtime import Runtime
+from bot.services.demo import seed_demo
+from bot.services.pii import PiiVault, mask_nik
+from storage.models import (
+    DistributionSchedule,
+    Enrolment,
+    RegistryPerson,
+    Training,
+    TrainingSession,
+    Village,
+)
+
+
+async def _count(runtime: Runtime, model: type[SQLModel]) -> int:
+    async with runtime.db.session() as session:
+        return (await session.exec(select(func.count()).select_from(model))).one()
+
+
+async def test_demo_seeds_once_and_is_idempotent(runtime: Runtime) -> None:
+    vault = PiiVault(runtime.settings.secret_key.get_secret_value())
+    first = await seed_demo(runtime.db, vault)
+    counts = {m: await _count(runtime, m) for m in (Village, RegistryPerson, Enrolment, Training, TrainingSession, DistributionSchedule)}
+    second = await seed_demo(runtime.db, vault)
+    assert first.created and not second.created
+    assert counts == {m: await _count(runtime, m) for m in counts}
+    assert counts[Village] == 6
+    assert 180 <= counts[RegistryPerson] <= 230
+    assert counts[Training] == 3 and counts[DistributionSchedule] == 2
+
+
+async def test_demo_niks_are_valid_fictional_and_never_stored_in_clear(runtime: Runtime) -> None:
+    vault = PiiVault(runtime.settings.secret_key.get_secret_value())
+    await seed_demo(runtime.db, vault)
+    async with runtime.db.session() as session:
+        people = (await session.exec(select(RegistryPerson))).all()
+        niks = [vault.decrypt(p.nik_encrypted) for p in people]
+        dump = []
+        for table in SQLModel.metadata.sorted_tables:
+            rows = (await session.exec(text(f"SELECT * FROM {table.name}"))).all()  # type: ignore[call-overload]
+            dump.extend(str(value) for row in rows for value in row)
+    assert len(set(niks)) == len(niks)
+    assert all(stdnum_nik.is_valid(n) and n.startswith("330799") for n in niks)
+    blob = "\n".join(dump)
+    assert not any(n in blob for n in niks[:50])
+    assert all(vault.lookup_hash(n) == p.nik_hash for n, p in zip(niks, people, strict=True))
+
+
+def test_nik_mask() -> None:
+    assert mask_nik("3307015708450001") == "3307********0001"
+    assert mask_nik("123") == "***"
