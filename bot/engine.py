@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -64,7 +63,7 @@ class Engine:
         self.dialogs = dialogs or default_registry()
 
     async def handle(self, incoming: Incoming) -> StepResult:
-        """Run one step. Never raises for bad input; raises StorageUnavailable if the database is down."""
+        """Run one step. Bad input never raises; a database outage raises StorageUnavailable."""
         started = time.perf_counter()
         metrics = self.runtime.metrics
         try:
@@ -73,7 +72,9 @@ class Engine:
             except (DBAPIError, OSError, TimeoutError):
                 raise
             except Exception:
-                log.exception("engine step failed on %s; answering with an apology", incoming.channel)
+                log.exception(
+                    "engine step failed on %s; answering with an apology", incoming.channel
+                )
                 metrics.step_errors.labels(incoming.channel).inc()
                 result = await self._apologise(incoming)
         except (DBAPIError, OSError, TimeoutError) as error:
@@ -224,12 +225,12 @@ class Engine:
         conversation = turn.conversation
         if command is Intent.HELP:
             turn.replies.append(Reply("help.text", choices=offered or _menu_only()))
-            return
+            return None
         if command is Intent.LANGUAGE:
             return await self._start(session, turn, incoming, LANGUAGE, {}, now)
         if command is Intent.CANCEL and conversation.dialog not in RESTING_DIALOGS:
             turn.replies.append(Reply("common.cancelled"))
-        await self._start(session, turn, incoming, MENU, {}, now)
+        return await self._start(session, turn, incoming, MENU, {}, now)
 
     def _choice_from_text(self, locale: str, text: str, offered: tuple[Choice, ...]) -> str | None:
         """A typed number, or a typed label ('setuju'), picks one of the offered choices."""

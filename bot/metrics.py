@@ -35,4 +35,4 @@ class Metrics:
         )
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)  # type: ignore[no-any-return]
+        return bytes(generate_latest(self.registry))

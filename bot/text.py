@@ -7,8 +7,14 @@ import unicodedata
 
 # Zero-width and bidirectional control characters: invisible, yet they break matching.
 _INVISIBLE = dict.fromkeys(
-    [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070)]
-    + [0xFEFF],
+    [
+        0x00AD,
+        0x180E,
+        0xFEFF,
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2070),
+    ],
     None,
 )
 _SPACES = re.compile(r"\s+")

@@ -57,9 +57,9 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def ping(self, timeout: float = 2.0) -> bool:
+    async def ping(self, limit_seconds: float = 2.0) -> bool:
         try:
-            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+            async with asyncio.timeout(limit_seconds), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return False

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
@@ -68,7 +68,7 @@ def migrated_url(database_url: str) -> str:
 @pytest.fixture
 def settings(migrated_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=migrated_url,
         media_dir=tmp_path / "media",
     )
@@ -79,7 +79,7 @@ async def db(migrated_url: str) -> AsyncIterator[Database]:
     database = Database(migrated_url)
     async with database.transaction() as session:
         for table in reversed(SQLModel.metadata.sorted_tables):
-            await session.exec(text(f"DELETE FROM {table.name}"))  # type: ignore[call-overload]
+            await session.exec(delete(table))
     yield database
     await database.dispose()
 
@@ -95,5 +95,5 @@ def engine(runtime: Runtime) -> Engine:
 
 
 @pytest.fixture
-def repo_root() -> Iterator[Path]:
-    yield Path(__file__).resolve().parent.parent
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

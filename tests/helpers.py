@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-
 from bot.engine import Engine
 from bot.handlers.render import RenderedChoice, RenderedMessage, render
 from bot.messages import Incoming
-
 
 
 class Resident:
@@ -46,6 +44,3 @@ class Resident:
     async def agree(self) -> None:
         await self.say("halo")
         await self.tap("welcome:agree")
-
-
-

@@ -43,7 +43,8 @@ class ExplodingDialog(Dialog):
 def _registry_with(dialog: Dialog) -> DialogRegistry:
     base = default_registry()
     names = ("welcome", "menu", "faq", "scam", "privacy", "language")
-    return DialogRegistry([*(base.get(n) for n in names if base.get(n)), dialog])  # type: ignore[misc]
+    kept = [found for n in names if (found := base.get(n)) is not None]
+    return DialogRegistry([*kept, dialog])
 
 
 async def test_a_failing_step_apologises_and_stores_nothing_half(runtime: Runtime) -> None:
@@ -57,7 +58,9 @@ async def test_a_failing_step_apologises_and_stores_nothing_half(runtime: Runtim
     async with runtime.db.session() as session:
         resident = (await session.exec(select(Resident))).one()
         conversation = (await session.exec(select(Conversation))).one()
-        logged_in = (await session.exec(select(func.count()).where(col(MessageLog.direction) == "in"))).one()
+        logged_in = (
+            await session.exec(select(func.count()).where(col(MessageLog.direction) == "in"))
+        ).one()
     assert resident.display_name is None
     assert conversation.dialog == "exploding"  # the state is as it was before the message
     assert logged_in == 4  # the failed message is still on record
@@ -99,7 +102,9 @@ async def test_first_messages_of_a_new_resident_race_to_one_identity(
             *(engines[i % 2].handle(Incoming("console", "newcomer", text="halo")) for i in range(6))
         )
         async with runtime.db.session() as session:
-            identities = (await session.exec(select(func.count()).select_from(ChannelIdentity))).one()
+            identities = (
+                await session.exec(select(func.count()).select_from(ChannelIdentity))
+            ).one()
             residents = (await session.exec(select(func.count()).select_from(Resident))).one()
             conversation = (await session.exec(select(Conversation))).one()
     finally:
@@ -121,9 +126,15 @@ async def test_two_hundred_residents_chatting_concurrently(engine: Engine) -> No
 
     replies_sent = sum(await asyncio.gather(*(journey(chat) for chat in residents)))
     async with engine.runtime.db.session() as session:
-        inbound = (await session.exec(select(func.count()).where(col(MessageLog.direction) == "in"))).one()
-        outbound = (await session.exec(select(func.count()).where(col(MessageLog.direction) == "out"))).one()
-        at_menu = (await session.exec(select(func.count()).where(col(Conversation.dialog) == "menu"))).one()
+        inbound = (
+            await session.exec(select(func.count()).where(col(MessageLog.direction) == "in"))
+        ).one()
+        outbound = (
+            await session.exec(select(func.count()).where(col(MessageLog.direction) == "out"))
+        ).one()
+        at_menu = (
+            await session.exec(select(func.count()).where(col(Conversation.dialog) == "menu"))
+        ).one()
     assert inbound == 200 * 5
     assert outbound == replies_sent
     assert at_menu == 200

@@ -55,7 +55,11 @@ def test_menu_labels_fit_whatsapp_buttons() -> None:
     catalogs = _catalogs()
     for lang in catalogs.locales:
         for key in catalogs.keys(lang):
-            if key.startswith("menu.") and key not in {"menu.prompt", "menu.greeting", "menu.thanks"}:
+            if key.startswith("menu.") and key not in {
+                "menu.prompt",
+                "menu.greeting",
+                "menu.thanks",
+            }:
                 assert len(catalogs.t(lang, key)) <= 24, (lang, key)
 
 

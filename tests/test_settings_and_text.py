@@ -13,7 +13,7 @@ from bot.text import clean, fold, has_link, typed_number
 
 
 def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 def test_default_secret_is_refused_under_https() -> None:
@@ -65,9 +65,15 @@ def test_typos_still_land(typed: str, intent: Intent) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "intent"),
-    [("MENU", Intent.MENU), ("/batal", Intent.CANCEL), ("cancel", Intent.CANCEL),
-     ("Bantuan", Intent.HELP), ("help", Intent.HELP), ("bahasa", Intent.LANGUAGE),
-     ("language", Intent.LANGUAGE)],
+    [
+        ("MENU", Intent.MENU),
+        ("/batal", Intent.CANCEL),
+        ("cancel", Intent.CANCEL),
+        ("Bantuan", Intent.HELP),
+        ("help", Intent.HELP),
+        ("bahasa", Intent.LANGUAGE),
+        ("language", Intent.LANGUAGE),
+    ],
 )
 def test_global_words_in_both_languages(typed: str, intent: Intent) -> None:
     assert IntentMatcher(PROJECT_ROOT / "locales").command(typed) is intent

@@ -142,7 +142,7 @@ def _nik(rng: random.Random, birth: date, female: bool, serial: int) -> str:
 
 
 async def _registry(session: AsyncSession, vault: PiiVault) -> tuple[int, int]:
-    rng = random.Random(20261123)  # noqa: S311 - demo data, not security
+    rng = random.Random(20261123)
     people = enrolments = 0
     serial = 1
     for household_no in range(HOUSEHOLDS):
@@ -150,7 +150,8 @@ async def _registry(session: AsyncSession, vault: PiiVault) -> tuple[int, int]:
         rt, rw = f"{rng.randint(1, 8):03d}", f"{rng.randint(1, 4):03d}"
         family = rng.choice(FAMILY)
         address = f"Dusun {rng.choice(('Krajan', 'Kidul', 'Lor', 'Wetan', 'Kulon'))}"
-        kk = f"{REGION}{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(5, 24):02d}{household_no + 1:04d}"
+        issued = f"{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(5, 24):02d}"
+        kk = f"{REGION}{issued}{household_no + 1:04d}"
         household = (
             await session.exec(select(Household).where(Household.kk_hash == vault.lookup_hash(kk)))
         ).first()
@@ -270,7 +271,8 @@ async def _trainings(session: AsyncSession, now: datetime) -> int:
             "demo-menjahit",
             "Pelatihan Menjahit Dasar",
             "menjahit",
-            "Belajar menjahit pakaian sederhana dengan mesin jahit, dari pola sampai jadi. Bahan disediakan.",
+            "Belajar menjahit pakaian sederhana dengan mesin jahit, dari pola sampai jadi. "
+            "Bahan disediakan.",
             "Dinas Sosial Kabupaten (contoh)",
             "dinas",
             "ibu rumah tangga",

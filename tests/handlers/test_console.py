@@ -6,14 +6,14 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from bot.engine import Engine
 from bot.handlers.console import ConsoleChannel
 
 
-def _reader(lines: list[str]):  # type: ignore[no-untyped-def]
+def _reader(lines: list[str]) -> Callable[[], Awaitable[str | None]]:
     feed: Iterator[str] = iter(lines)
 
     async def read() -> str | None:

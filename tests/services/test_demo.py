@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlmodel import SQLModel, func, select
 from stdnum.id import nik as stdnum_nik
 
@@ -27,7 +26,17 @@ async def _count(runtime: Runtime, model: type[SQLModel]) -> int:
 async def test_demo_seeds_once_and_is_idempotent(runtime: Runtime) -> None:
     vault = PiiVault(runtime.settings.secret_key.get_secret_value())
     first = await seed_demo(runtime.db, vault)
-    counts = {m: await _count(runtime, m) for m in (Village, RegistryPerson, Enrolment, Training, TrainingSession, DistributionSchedule)}
+    counts = {
+        m: await _count(runtime, m)
+        for m in (
+            Village,
+            RegistryPerson,
+            Enrolment,
+            Training,
+            TrainingSession,
+            DistributionSchedule,
+        )
+    }
     second = await seed_demo(runtime.db, vault)
     assert first.created and not second.created
     assert counts == {m: await _count(runtime, m) for m in counts}
@@ -42,9 +51,10 @@ async def test_demo_niks_are_valid_fictional_and_never_stored_in_clear(runtime: 
     async with runtime.db.session() as session:
         people = (await session.exec(select(RegistryPerson))).all()
         niks = [vault.decrypt(p.nik_encrypted) for p in people]
-        dump = []
+        dump: list[str] = []
         for table in SQLModel.metadata.sorted_tables:
-            rows = (await session.exec(text(f"SELECT * FROM {table.name}"))).all()  # type: ignore[call-overload]
+            connection = await session.connection()
+            rows = (await connection.execute(table.select())).all()
             dump.extend(str(value) for row in rows for value in row)
     assert len(set(niks)) == len(niks)
     assert all(stdnum_nik.is_valid(n) and n.startswith("330799") for n in niks)

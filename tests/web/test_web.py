@@ -27,7 +27,7 @@ async def test_healthz_answers_when_the_database_does(client: httpx.AsyncClient)
     assert response.json() == {"status": "ok"}
 
 
-async def test_healthz_is_503_when_the_database_is_down(runtime: Runtime, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_healthz_is_503_when_the_database_is_down(runtime: Runtime) -> None:
     broken = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     app = create_app(build_runtime(runtime.settings, broken))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
@@ -52,7 +52,7 @@ async def test_web_chat_journey_and_history(client: httpx.AsyncClient) -> None:
     labels = [c["label"] for m in first["messages"] for c in m["choices"]]
     assert "Setuju" in labels
     menu = (await client.post("/chat/messages", json={"choice_id": "welcome:agree"})).json()
-    assert any("Tanya jawab bansos" == c["label"] for m in menu["messages"] for c in m["choices"])
+    assert any(c["label"] == "Tanya jawab bansos" for m in menu["messages"] for c in m["choices"])
     scam = (await client.post("/chat/messages", json={"choice_id": "menu:scam"})).json()
     assert "GRATIS" in scam["messages"][0]["text"]
     history = (await client.get("/chat/history")).json()["messages"]
@@ -103,7 +103,9 @@ async def test_a_double_submit_has_one_effect(client: httpx.AsyncClient, runtime
     second = (await client.post("/chat/messages", json=payload)).json()
     assert first["messages"] and second["messages"] == []
     async with runtime.db.session() as session:
-        inbound = (await session.exec(select(func.count()).where(col(MessageLog.direction) == "in"))).one()
+        inbound = (
+            await session.exec(select(func.count()).where(col(MessageLog.direction) == "in"))
+        ).one()
         events = (await session.exec(select(func.count()).select_from(InboundEvent))).one()
     assert (inbound, events) == (1, 1)
 
