@@ -25,6 +25,15 @@ class FaqEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class _Index:
+    """Per-locale word weights: a word found in few entries says more than a common one."""
+
+    entries: tuple[FaqEntry, ...]
+    words: tuple[frozenset[str], ...]
+    weight: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class FaqHit:
     entry: FaqEntry
     score: float
@@ -36,6 +45,7 @@ class FaqBook:
     def __init__(self, locales_dir: Path, default_locale: str) -> None:
         self.default_locale = default_locale
         self._entries: dict[str, tuple[FaqEntry, ...]] = {}
+        self._index: dict[str, _Index] = {}
         for path in sorted(locales_dir.glob("*/faq.toml")):
             with path.open("rb") as handle:
                 raw = tomllib.load(handle)
@@ -49,6 +59,14 @@ class FaqBook:
                 )
                 for item in raw.get("entry", [])
             )
+        for lang, entries in self._entries.items():
+            words = tuple(_entry_words(entry) for entry in entries)
+            frequency: dict[str, int] = {}
+            for entry_words in words:
+                for word in entry_words:
+                    frequency[word] = frequency.get(word, 0) + 1
+            weight = {word: 1.0 / count for word, count in frequency.items()}
+            self._index[lang] = _Index(entries, words, weight)
 
     def entries(self, locale: str) -> tuple[FaqEntry, ...]:
         return self._entries.get(locale) or self._entries.get(self.default_locale, ())
@@ -71,18 +89,36 @@ class FaqBook:
         candidates = self.entries(locale) if only is None else only
         if not query or not candidates:
             return []
-        hits = [FaqHit(entry, _score(query, entry)) for entry in candidates]
+        index = self._index.get(locale) or self._index.get(self.default_locale)
+        hits = [FaqHit(entry, _score(query, entry, index)) for entry in candidates]
         hits.sort(key=lambda hit: hit.score, reverse=True)
         return hits[:limit]
 
 
-def _score(query: str, entry: FaqEntry) -> float:
-    question = fold(entry.question)
-    best = max(fuzz.token_set_ratio(query, question), fuzz.ratio(query, question))
-    query_words = set(query.split())
+def _entry_words(entry: FaqEntry) -> frozenset[str]:
+    words = set(fold(entry.question).split())
     for keyword in entry.keywords:
-        if keyword in query_words or (" " in keyword and keyword in query):
+        words.update(keyword.split())
+    return frozenset(words)
+
+
+def _score(query: str, entry: FaqEntry, index: _Index | None) -> float:
+    """Similarity to the question, or the weight of the rare words both share."""
+    question = fold(entry.question)
+    best = float(max(fuzz.token_set_ratio(query, question), fuzz.ratio(query, question)))
+    query_words = set(query.split())
+    if index is not None and entry in index.entries:
+        shared = query_words & index.words[index.entries.index(entry)]
+        # A word the office listed as a keyword says more than one found in the question.
+        evidence = sum(
+            index.weight.get(word, 0.0) * (2.0 if word in entry.keywords else 1.0)
+            for word in shared
+        )
+        if evidence > 0:
+            best = max(best, min(100.0, 60.0 + 30.0 * evidence))
+    for keyword in entry.keywords:
+        if " " in keyword and keyword in query:
             best = max(best, 92.0)
-        elif len(keyword) >= 4:
+        elif len(keyword) >= 4 and keyword not in query_words:
             best = max(best, fuzz.partial_ratio(keyword, query) - 8)
-    return float(best)
+    return best
