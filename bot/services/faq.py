@@ -115,7 +115,7 @@ def _score(query: str, entry: FaqEntry, index: _Index | None) -> float:
             for word in shared
         )
         if evidence > 0:
-            best = max(best, min(100.0, 60.0 + 30.0 * evidence))
+            best = max(best, 60.0 + 30.0 * evidence)
     for keyword in entry.keywords:
         if " " in keyword and keyword in query:
             best = max(best, 92.0)
