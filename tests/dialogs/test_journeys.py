@@ -16,6 +16,14 @@ async def _conversation(engine: Engine) -> Conversation:
         return (await session.exec(select(Conversation))).one()
 
 
+async def _update_conversation(engine: Engine, **changes: object) -> None:
+    async with engine.runtime.db.transaction() as session:
+        conversation = (await session.exec(select(Conversation))).one()
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+        session.add(conversation)
+
+
 async def test_first_message_shows_welcome_with_consent_and_scam_shield(engine: Engine) -> None:
     chat = Chat(engine)
     await chat.say("halo")
@@ -179,10 +187,8 @@ async def test_idle_conversation_starts_fresh_and_says_so(engine: Engine) -> Non
     chat = Chat(engine)
     await chat.agree()
     await chat.tap("menu:faq")
-    async with engine.runtime.db.transaction() as session:
-        conversation = (await session.exec(select(Conversation))).one()
-        conversation.last_activity_at -= timedelta(minutes=31)
-        session.add(conversation)
+    idle_since = (await _conversation(engine)).last_activity_at - timedelta(minutes=31)
+    await _update_conversation(engine, last_activity_at=idle_since)
     await chat.say("1")
     assert "sudah ditutup karena lama tidak ada balasan" in chat.text()
     assert (await _conversation(engine)).dialog == "menu"
@@ -191,10 +197,7 @@ async def test_idle_conversation_starts_fresh_and_says_so(engine: Engine) -> Non
 async def test_dialog_that_no_longer_exists(engine: Engine) -> None:
     chat = Chat(engine)
     await chat.agree()
-    async with engine.runtime.db.transaction() as session:
-        conversation = (await session.exec(select(Conversation))).one()
-        conversation.dialog, conversation.step = "survey_2024", "q3"
-        session.add(conversation)
+    await _update_conversation(engine, dialog="survey_2024", step="q3")
     await chat.say("jawaban saya")
     assert "tidak bisa dilanjutkan" in chat.text()
     assert (await _conversation(engine)).dialog == "menu"
