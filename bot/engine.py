@@ -26,7 +26,7 @@ from bot.intents import Intent
 from bot.messages import Choice, Incoming, Reply, StepResult
 from bot.runtime import Runtime
 from bot.services.residents import ResidentService
-from bot.text import clean, fold, typed_number
+from bot.text import clean, fold, redact_id_numbers, typed_number
 from storage.models import ChannelIdentity, Conversation, InboundEvent, MessageLog, Resident
 from storage.repositories import conversations as repo
 from storage.types import utcnow
@@ -356,7 +356,7 @@ class Engine:
                 channel=incoming.channel,
                 direction="in",
                 kind=incoming.kind,
-                text=incoming.text,
+                text=redact_id_numbers(incoming.text) if incoming.text else incoming.text,
                 payload=incoming.payload(),
                 inbound_event_id=event.id if event is not None else None,
                 created_at=incoming.received_at,

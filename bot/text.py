@@ -47,3 +47,19 @@ def typed_number(text: str) -> int | None:
     """'2', ' 2. ' or '2)' → 2: how residents pick a numbered choice."""
     match = _NUMBER.match(text)
     return int(match.group(1)) if match else None
+
+
+_ID_NUMBER = re.compile(r"(?<![\d])\d(?:[ .\-]?\d){15}(?![\d])")
+
+
+def redact_id_numbers(text: str) -> str:
+    """Mask anything shaped like a NIK or No. KK (16 digits, spaces or dots allowed).
+
+    The message log keeps what residents wrote, but never a raw NIK (DESIGN.md rule 5).
+    """
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return digits[:4] + "*" * 8 + digits[-4:]
+
+    return _ID_NUMBER.sub(_mask, text)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from bot.intents import Intent, IntentMatcher
 from bot.settings import PROJECT_ROOT, Settings
-from bot.text import clean, fold, has_link, typed_number
+from bot.text import clean, fold, has_link, redact_id_numbers, typed_number
 
 
 def _settings(**values: object) -> Settings:
@@ -89,6 +89,13 @@ def test_clean_removes_invisible_and_bidi_characters() -> None:
     assert clean("  m\u200benu\u202e ") == "menu"
     assert clean("\ufeffHalo\u00a0\u00a0kak") == "Halo kak"
     assert fold("Cek STATUS!!! 🙏") == "cek status"
+
+
+def test_id_numbers_are_redacted_but_short_numbers_are_not() -> None:
+    assert redact_id_numbers("3307015708450001") == "3307********0001"
+    assert redact_id_numbers("nik 3307-0157-0845-0001.") == "nik 3307********0001."
+    assert redact_id_numbers("RT 003 RW 002, HP 081234567890") == "RT 003 RW 002, HP 081234567890"
+    assert redact_id_numbers("33070157084500011") == "33070157084500011"
 
 
 def test_links_and_numbers() -> None:

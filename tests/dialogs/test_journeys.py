@@ -225,6 +225,19 @@ async def test_bad_input_gets_clear_answers(engine: Engine) -> None:
     assert logged == 8  # halo, agree and the six above: every message is on record
 
 
+async def test_a_nik_typed_anywhere_is_masked_in_the_message_log(engine: Engine) -> None:
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.say("NIK saya 3307 0157 0845 0001, tolong dicek")
+    await chat.say("kk: 3307.01.2005.10.0023")
+    async with engine.runtime.db.session() as session:
+        texts = [row.text or "" for row in (await session.exec(select(MessageLog))).all()]
+    blob = "\n".join(texts)
+    assert "3307********0001" in blob
+    assert "3307********0023" in blob
+    assert "0845" not in blob and "2005" not in blob
+
+
 async def test_duplicate_platform_update_has_no_second_effect(engine: Engine) -> None:
     chat = Chat(engine)
     await chat.agree()
