@@ -108,9 +108,11 @@ class Engine:
         if event is not None and event.status == "processed":
             return StepResult(self.runtime.settings.default_locale, (), duplicate=True)
         identity = await self._identity(session, incoming)
-        resident = await session.get(Resident, identity.resident_id, with_for_update=False)
-        assert resident is not None
         conversation = await repo.lock_conversation(session, identity.id or 0)
+        # Read the resident only once the lock is held: a step that just committed
+        # (consent, language) must be seen by the next one.
+        resident = await session.get(Resident, identity.resident_id, populate_existing=True)
+        assert resident is not None
         catalogs = self.runtime.catalogs
         locale = catalogs.normalize_locale(resident.locale)
         turn: _Turn
