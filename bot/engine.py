@@ -133,7 +133,7 @@ class Engine:
         session.add(conversation)
         identity.last_inbound_at = now
         session.add(identity)
-        self._log(session, identity, incoming, turn, event)
+        self._log(session, identity, incoming, turn.locale, turn.replies, event)
         if event is not None:
             event.status = "processed"
             event.processed_at = now
@@ -348,7 +348,8 @@ class Engine:
         session: AsyncSession,
         identity: ChannelIdentity,
         incoming: Incoming,
-        turn: _Turn,
+        locale: str,
+        replies: Sequence[Reply],
         event: InboundEvent | None,
     ) -> None:
         assert identity.id is not None
@@ -365,10 +366,9 @@ class Engine:
             )
         )
         catalogs = self.runtime.catalogs
-        for reply in turn.replies:
+        for reply in replies:
             labels = [
-                {"id": c.id, "label": catalogs.t(turn.locale, c.key, c.params)}
-                for c in reply.choices
+                {"id": c.id, "label": catalogs.t(locale, c.key, c.params)} for c in reply.choices
             ]
             session.add(
                 MessageLog(
@@ -376,7 +376,7 @@ class Engine:
                     channel=incoming.channel,
                     direction="out",
                     kind="reply",
-                    text=catalogs.t(turn.locale, reply.key, reply.params),
+                    text=catalogs.t(locale, reply.key, reply.params),
                     message_key=reply.key,
                     payload={"choices": labels} if labels else {},
                 )
@@ -390,11 +390,7 @@ class Engine:
             resident = await session.get(Resident, identity.resident_id)
             assert resident is not None
             locale = self.runtime.catalogs.normalize_locale(resident.locale)
-            conversation = Conversation(
-                identity_id=identity.id or 0, dialog="", step="", locale=locale
-            )
-            turn = _Turn(conversation, resident, locale, [reply])
-            self._log(session, identity, incoming, turn, None)
+            self._log(session, identity, incoming, locale, [reply], None)
         return StepResult(locale, (reply,))
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, goto, stay
+from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, stay
+from bot.dialogs.routing import link_warning
 from bot.intents import Intent
 from bot.messages import Choice, Reply
 from bot.services.faq import FaqEntry
@@ -72,8 +73,7 @@ class FaqDialog(Dialog):
         if not ctx.text:
             return stay(Step.ASK, self._topics(ctx, "faq.ask_in_words"))
         if has_link(ctx.text):
-            contact = ctx.runtime.settings.office_contact
-            return goto("menu", Reply("scam.link_warning", {"contact": contact}))
+            return link_warning(ctx)
         hits = faq.search(ctx.locale, ctx.text, limit=3)
         if hits and hits[0].score >= ANSWER_SCORE:
             return self._answer(hits[0].entry)

@@ -14,7 +14,7 @@ FAQ_ANSWER_SCORE = 80.0
 def route_free_text(ctx: DialogContext) -> Outcome:
     text = ctx.text
     if has_link(text):
-        return goto("menu", Reply("scam.link_warning", {"contact": _contact(ctx)}))
+        return link_warning(ctx)
     match = ctx.runtime.intents.match(text)
     if match is not None:
         dialog = ctx.dialogs.for_intent(match.intent)
@@ -33,5 +33,7 @@ def route_free_text(ctx: DialogContext) -> Outcome:
     return goto("menu", Reply("common.not_understood"))
 
 
-def _contact(ctx: DialogContext) -> str:
-    return ctx.runtime.settings.office_contact
+def link_warning(ctx: DialogContext) -> Outcome:
+    """A message with a link: warn about scams, then the menu."""
+    contact = ctx.runtime.settings.office_contact
+    return goto("menu", Reply("scam.link_warning", {"contact": contact}))
