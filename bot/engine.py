@@ -52,6 +52,7 @@ class _Turn:
     """The mutable state of one step while it runs."""
 
     conversation: Conversation
+    identity: ChannelIdentity
     resident: Resident
     locale: str
     replies: list[Reply] = field(default_factory=list)
@@ -120,10 +121,10 @@ class Engine:
             conversation = Conversation(
                 identity_id=identity.id or 0, dialog=WELCOME, step="", locale=locale
             )
-            turn = _Turn(conversation, resident, locale)
+            turn = _Turn(conversation, identity, resident, locale)
             await self._start(session, turn, incoming, WELCOME, {}, now)
         else:
-            turn = _Turn(conversation, resident, locale)
+            turn = _Turn(conversation, identity, resident, locale)
             await self._continue(session, turn, incoming, now)
 
         conversation.locale = turn.locale
@@ -337,6 +338,7 @@ class Engine:
             locale=turn.locale,
             data=data,
             resident=turn.resident,
+            identity_id=turn.identity.id or 0,
             session=session,
             runtime=self.runtime,
             dialogs=self.dialogs,

@@ -8,8 +8,12 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from babel.core import UnknownLocaleError
+from babel.dates import format_datetime
 from babel.messages.pofile import read_po
 
 log = logging.getLogger(__name__)
@@ -62,3 +66,16 @@ class Catalogs:
         except (KeyError, IndexError, ValueError):
             log.exception("catalog key %s could not be formatted", key)
             return template
+
+    def when(self, locale: str, moment: datetime, zone: ZoneInfo, key: str = "format.datetime") -> str:
+        """A moment in the office's zone, in the pattern the catalog gives for `key`.
+
+        The pattern is CLDR (Babel), e.g. "EEEE, d MMMM y 'pukul' HH.mm", so each language
+        says dates its own way and the pattern is a translator's choice, not code.
+        """
+        pattern = self.template(locale, key) or "yyyy-MM-dd HH:mm"
+        local = moment.astimezone(zone)
+        try:
+            return format_datetime(local, pattern, tzinfo=zone, locale=locale)
+        except (UnknownLocaleError, ValueError):
+            return format_datetime(local, pattern, tzinfo=zone, locale=self.default_locale)

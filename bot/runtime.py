@@ -8,6 +8,7 @@ from bot.i18n import Catalogs
 from bot.intents import IntentMatcher
 from bot.metrics import Metrics
 from bot.services.faq import FaqBook
+from bot.services.pii import PiiVault
 from bot.settings import Settings
 from storage.db import Database
 
@@ -20,6 +21,7 @@ class Runtime:
     intents: IntentMatcher
     faq: FaqBook
     metrics: Metrics
+    vault: PiiVault
 
 
 def build_runtime(settings: Settings, db: Database | None = None) -> Runtime:
@@ -30,4 +32,5 @@ def build_runtime(settings: Settings, db: Database | None = None) -> Runtime:
         intents=IntentMatcher(settings.locales_dir),
         faq=FaqBook(settings.locales_dir, settings.default_locale),
         metrics=Metrics(),
+        vault=PiiVault(settings.secret_key.get_secret_value()),
     )

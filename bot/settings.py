@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     max_message_chars: int = Field(default=2000, ge=100, le=4096)
 
+    # The kecamatan and its villages (Kemendagri code → name), as JSON in the environment:
+    # VILLAGES='{"3307992001": "Sukamaju"}'. The registry import adds the villages it sees.
+    kecamatan_name: str = "Sukamaju (fiktif)"
+    villages: dict[str, str] = Field(default_factory=dict)
+
+    # Aid status look-ups: limits that make NIK harvesting slow and visible.
+    status_failed_per_hour: int = Field(default=5, ge=1, le=1000)
+    status_lookups_per_day: int = Field(default=20, ge=1, le=10000)
+    status_identities_per_nik_per_day: int = Field(default=3, ge=1, le=100)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if (
@@ -57,6 +67,9 @@ class Settings(BaseSettings):
             )
         if self.default_locale not in self.available_locales:
             raise ValueError(f"DEFAULT_LOCALE {self.default_locale!r} has no catalog in locales/")
+        for code in self.villages:
+            if not (code.isdigit() and len(code) == 10):
+                raise ValueError(f"VILLAGES: {code!r} is not a 10-digit Kemendagri village code")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

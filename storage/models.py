@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -38,6 +38,10 @@ class Resident(SQLModel, table=True):
     consent_version: str | None = Field(default=None, max_length=32)
     consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consent_declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A NIK the resident verified (NIK + name matched) and asked us to remember.
+    saved_nik_hash: str | None = Field(default=None, max_length=64, index=True)
+    saved_nik_encrypted: str | None = Field(default=None, sa_column=Column(Text))
+    saved_nik_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 
 
@@ -146,7 +150,49 @@ class Enrolment(SQLModel, table=True):
     programme: str = Field(max_length=8)
     status: str = Field(max_length=16)  # aktif | verifikasi | nonaktif | ditolak
     period: str = Field(default="", max_length=40)
+    # Which import wrote this row last, and from which line: finds duplicates in one file.
+    import_run_id: int | None = Field(default=None, foreign_key="import_run.id")
+    import_line: int | None = None
     updated_at: datetime = _created()
+
+
+class ImportRun(SQLModel, table=True):
+    """One `bansos registry import`: what was read, what was kept, what was refused."""
+
+    __tablename__ = "import_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=300)
+    started_at: datetime = _created()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rows_read: int = 0
+    rows_failed: int = 0
+    people_created: int = 0
+    people_updated: int = 0
+    enrolments_created: int = 0
+    enrolments_updated: int = 0
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what to personal data, and with what outcome (UU PDP accountability).
+
+    `subject_hash` is the keyed hash of a NIK, never the NIK. Rate limits on status
+    look-ups are counted from these rows, so they hold across app instances.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor_action_at", "actor", "action", "created_at"),
+        Index("ix_audit_log_subject_action_at", "subject_hash", "action", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    actor: str = Field(max_length=64)  # "identity:12", "officer:3", "cli"
+    action: str = Field(max_length=48)  # "status.lookup", "registry.import", ...
+    outcome: str = Field(max_length=24)
+    subject_hash: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Training(SQLModel, table=True):

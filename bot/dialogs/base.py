@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.intents import Intent
 from bot.messages import Choice, Incoming, Reply
 from bot.runtime import Runtime
+from bot.services.audit import AuditTrail, identity_actor
 from bot.services.residents import ResidentService
 from storage.models import Resident
 
@@ -34,6 +35,7 @@ class DialogContext:
     locale: str
     data: dict[str, Any]
     resident: Resident
+    identity_id: int
     session: AsyncSession
     runtime: Runtime
     dialogs: DialogRegistry
@@ -42,6 +44,15 @@ class DialogContext:
     @property
     def residents(self) -> ResidentService:
         return ResidentService(self.session)
+
+    @property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.session)
+
+    @property
+    def actor(self) -> str:
+        """How audit rows and rate limits name this channel identity."""
+        return identity_actor(self.identity_id)
 
     @property
     def consented(self) -> bool:

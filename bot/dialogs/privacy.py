@@ -3,6 +3,7 @@
 ```mermaid
 stateDiagram-v2
     [*] --> review: the notice
+    review --> review: "hapus NIK tersimpan" (shown when one is saved)
     review --> confirm: "tarik persetujuan"
     confirm --> welcome: "ya, tarik"
     review --> [*]: menu
@@ -26,6 +27,7 @@ class Step(StrEnum):
 
 
 WITHDRAW = Choice("privacy:withdraw", "privacy.withdraw")
+FORGET_NIK = Choice("privacy:forget_nik", "privacy.forget_nik")
 WITHDRAW_YES = Choice("privacy:withdraw_yes", "privacy.withdraw_yes")
 
 
@@ -36,11 +38,18 @@ class PrivacyDialog(Dialog):
     intents = (Intent.PRIVACY,)
 
     async def start(self, ctx: DialogContext) -> Outcome:
-        notice = Reply("privacy.full", privacy_params(ctx), choices=(WITHDRAW, MENU_CHOICE))
-        return stay(Step.REVIEW, notice)
+        return stay(Step.REVIEW, Reply("privacy.full", privacy_params(ctx), choices=_choices(ctx)))
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
         choice = ctx.incoming.choice_id
+        if step is Step.REVIEW and choice == FORGET_NIK.id:
+            nik_hash = ctx.resident.saved_nik_hash
+            if await ctx.residents.forget_nik(ctx.resident):
+                ctx.audit.record(ctx.actor, "resident.nik_forgotten", "ok", ctx.now, nik_hash)
+                done = Reply("privacy.nik_forgotten", choices=_choices(ctx))
+            else:
+                done = Reply("privacy.no_saved_nik", choices=_choices(ctx))
+            return stay(Step.REVIEW, done)
         if step is Step.REVIEW and choice == WITHDRAW.id:
             confirm = Reply("privacy.withdraw_confirm", choices=(WITHDRAW_YES, MENU_CHOICE))
             return stay(Step.CONFIRM, confirm)
@@ -48,3 +57,8 @@ class PrivacyDialog(Dialog):
             await ctx.residents.record_decline(ctx.resident, ctx.now)
             return goto("welcome", Reply("privacy.withdrawn", privacy_params(ctx)))
         return finish()
+
+
+def _choices(ctx: DialogContext) -> tuple[Choice, ...]:
+    forget = (FORGET_NIK,) if ctx.resident.saved_nik_hash is not None else ()
+    return (*forget, WITHDRAW, MENU_CHOICE)

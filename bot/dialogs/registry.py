@@ -45,12 +45,14 @@ def default_registry() -> DialogRegistry:
     from bot.dialogs.menu import MenuDialog
     from bot.dialogs.privacy import PrivacyDialog
     from bot.dialogs.scam import ScamDialog
+    from bot.dialogs.status import StatusDialog
     from bot.dialogs.welcome import WelcomeDialog
 
     return DialogRegistry(
         [
             WelcomeDialog(),
             MenuDialog(),
+            StatusDialog(),
             FaqDialog(),
             ScamDialog(),
             PrivacyDialog(),

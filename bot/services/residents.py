@@ -1,4 +1,4 @@
-"""Residents: consent under UU PDP and language preference."""
+"""Residents: consent under UU PDP, language preference and a remembered NIK."""
 
 from __future__ import annotations
 
@@ -29,7 +29,23 @@ class ResidentService:
     async def record_decline(self, resident: Resident, at: datetime) -> None:
         resident.consent_version = None
         resident.consent_declined_at = at
+        await self.forget_nik(resident)
+
+    async def save_nik(self, resident: Resident, nik_hash: str, sealed: str, at: datetime) -> None:
+        """Remember a verified NIK, at the resident's explicit request (hash + ciphertext)."""
+        resident.saved_nik_hash = nik_hash
+        resident.saved_nik_encrypted = sealed
+        resident.saved_nik_at = at
         self.session.add(resident)
+
+    async def forget_nik(self, resident: Resident) -> bool:
+        """Erase a remembered NIK; False when there was none."""
+        had_one = resident.saved_nik_hash is not None
+        resident.saved_nik_hash = None
+        resident.saved_nik_encrypted = None
+        resident.saved_nik_at = None
+        self.session.add(resident)
+        return had_one
 
     async def set_locale(self, resident: Resident, locale: str) -> None:
         resident.locale = locale

@@ -99,7 +99,7 @@ async def test_typed_numbers_select_choices(engine: Engine) -> None:
     chat = Chat(engine)
     await chat.say("halo")
     await chat.say("1")  # Setuju
-    await chat.say("2")  # Waspada penipuan
+    await chat.say("3")  # Waspada penipuan
     assert "Waspada penipuan bansos" in chat.text()
     await chat.say("99")  # no such choice: understood as text, not as a crash
     assert "belum paham" in chat.text()
@@ -111,7 +111,7 @@ async def test_free_text_with_typos_lands(engine: Engine) -> None:
     await chat.say("berapa biaya pendaftaran bansos?")
     assert "GRATIS" in chat.text()
     await chat.say("cek stauts")
-    assert "Cek Bansos" in chat.text()
+    assert "16 angka NIK" in chat.text()
     await chat.say("jadwal bansos")
     assert "KTP" in chat.text()
     await chat.say("daftar pelatiahn")

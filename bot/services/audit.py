@@ -1,0 +1,40 @@
+"""The audit trail (UU PDP accountability): who did what to whose data, and how it ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AuditLog
+
+
+def identity_actor(identity_id: int) -> str:
+    return f"identity:{identity_id}"
+
+
+class AuditTrail:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        at: datetime,
+        subject_hash: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Add a row to the caller's transaction: it lands exactly when the action does."""
+        self.session.add(
+            AuditLog(
+                created_at=at,
+                actor=actor,
+                action=action,
+                outcome=outcome,
+                subject_hash=subject_hash,
+                detail=detail,
+            )
+        )

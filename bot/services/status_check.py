@@ -1,0 +1,195 @@
+"""Aid status look-ups: NIK and KTP name together, limits that hold across app instances,
+and an audit row for every attempt.
+
+The answer to a failed look-up never says whether the NIK or the name was wrong, so the
+bot cannot be used to test which NIKs exist. Limits are counted from the audit log:
+per identity (failures per hour, look-ups per day) and per NIK (identities per day).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.audit import AuditTrail
+from bot.services.names import mask_name, names_match
+from bot.settings import Settings
+from storage.models import RegistryPerson
+from storage.repositories import audit as audit_repo
+from storage.repositories import registry as registry_repo
+
+log = logging.getLogger(__name__)
+
+LOOKUP = "status.lookup"
+HARVEST_FLAG = "status.harvest_flag"
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+class LookupOutcome(StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    REFUSED = "refused"
+
+
+class LimitScope(StrEnum):
+    FAILURES_PER_HOUR = "failures_per_hour"
+    LOOKUPS_PER_DAY = "lookups_per_day"
+    NIK_PER_DAY = "nik_per_day"
+
+
+class LookupRefused(Exception):
+    """A rate limit holds; `retry_at` is when the resident may try again."""
+
+    def __init__(self, scope: LimitScope, limit: int, retry_at: datetime) -> None:
+        super().__init__(scope.value)
+        self.scope = scope
+        self.limit = limit
+        self.retry_at = retry_at
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeStatus:
+    programme: str
+    status: str
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    programme: str
+    phase: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    bring: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    masked_name: str
+    village_code: str
+    village_name: str
+    programmes: tuple[ProgrammeStatus, ...]
+    distributions: tuple[Distribution, ...]
+
+
+class StatusCheck:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.audit = AuditTrail(session)
+
+    async def ensure_allowed(self, actor: str, nik_hash: str, now: datetime) -> None:
+        """Raise LookupRefused (and audit the refusal) when a limit holds."""
+        try:
+            await self._check_limits(actor, nik_hash, now)
+        except LookupRefused as refused:
+            self.audit.record(
+                actor, LOOKUP, LookupOutcome.REFUSED, now, nik_hash, limit=refused.scope.value
+            )
+            log.warning("status look-up refused for %s: %s", actor, refused.scope.value)
+            raise
+
+    async def _check_limits(self, actor: str, nik_hash: str, now: datetime) -> None:
+        settings = self.settings
+        failures, oldest = await audit_repo.actor_window(
+            self.session, actor, LOOKUP, [LookupOutcome.NOT_FOUND], now - HOUR
+        )
+        if failures >= settings.status_failed_per_hour and oldest is not None:
+            raise LookupRefused(
+                LimitScope.FAILURES_PER_HOUR, settings.status_failed_per_hour, oldest + HOUR
+            )
+        lookups, oldest = await audit_repo.actor_window(
+            self.session, actor, LOOKUP, [LookupOutcome.FOUND, LookupOutcome.NOT_FOUND], now - DAY
+        )
+        if lookups >= settings.status_lookups_per_day and oldest is not None:
+            raise LookupRefused(
+                LimitScope.LOOKUPS_PER_DAY, settings.status_lookups_per_day, oldest + DAY
+            )
+        others, oldest = await audit_repo.other_actors_on_subject(
+            self.session,
+            nik_hash,
+            LOOKUP,
+            [LookupOutcome.FOUND, LookupOutcome.NOT_FOUND],
+            now - DAY,
+            excluding=actor,
+        )
+        limit = settings.status_identities_per_nik_per_day
+        if others >= limit and oldest is not None:
+            if not await audit_repo.exists_since(self.session, nik_hash, HARVEST_FLAG, now - DAY):
+                self.audit.record(
+                    actor, HARVEST_FLAG, "flagged", now, nik_hash, identities=others + 1
+                )
+                log.warning("a NIK was looked up from %d identities in a day", others + 1)
+            raise LookupRefused(LimitScope.NIK_PER_DAY, limit, oldest + DAY)
+
+    async def look_up(
+        self, actor: str, nik_hash: str, typed_name: str, now: datetime
+    ) -> StatusAnswer | None:
+        """The answer when NIK and name belong together; None otherwise, whichever was wrong."""
+        await self.ensure_allowed(actor, nik_hash, now)
+        person = await registry_repo.person_by_nik_hash(self.session, nik_hash)
+        if person is None or not names_match(person.full_name, typed_name):
+            reason = "unknown_nik" if person is None else "name_mismatch"
+            self.audit.record(actor, LOOKUP, LookupOutcome.NOT_FOUND, now, nik_hash, reason=reason)
+            return None
+        self.audit.record(actor, LOOKUP, LookupOutcome.FOUND, now, nik_hash, by="nik_and_name")
+        return await self._answer(person, now)
+
+    async def look_up_verified(
+        self, actor: str, nik_hash: str, now: datetime
+    ) -> StatusAnswer | None:
+        """A NIK the resident verified earlier and asked us to remember: no name needed."""
+        await self.ensure_allowed(actor, nik_hash, now)
+        person = await registry_repo.person_by_nik_hash(self.session, nik_hash)
+        outcome = LookupOutcome.FOUND if person is not None else LookupOutcome.NOT_FOUND
+        self.audit.record(actor, LOOKUP, outcome, now, nik_hash, by="saved_nik")
+        return await self._answer(person, now) if person is not None else None
+
+    async def _answer(self, person: RegistryPerson, now: datetime) -> StatusAnswer:
+        assert person.id is not None
+        enrolments = await registry_repo.enrolments_of(self.session, person.id)
+        programmes = tuple(ProgrammeStatus(e.programme, e.status, e.period) for e in enrolments)
+        receiving = [e.programme for e in enrolments if e.status == "aktif"]
+        schedules = await registry_repo.upcoming_schedules(
+            self.session, person.village_code, receiving, now
+        )
+        distributions: list[Distribution] = []
+        seen: set[str] = set()
+        for schedule, served in schedules:
+            if schedule.programme in seen or not _serves_rt(served.rts, person.rt):
+                continue
+            seen.add(schedule.programme)
+            distributions.append(
+                Distribution(
+                    programme=schedule.programme,
+                    phase=schedule.phase,
+                    starts_at=schedule.starts_at,
+                    ends_at=schedule.ends_at,
+                    place=schedule.place,
+                    bring=schedule.bring,
+                    note=schedule.note,
+                )
+            )
+        village = await registry_repo.village(self.session, person.village_code)
+        return StatusAnswer(
+            masked_name=mask_name(person.full_name),
+            village_code=person.village_code,
+            village_name=village.name if village is not None else person.village_code,
+            programmes=programmes,
+            distributions=tuple(distributions),
+        )
+
+
+def _serves_rt(rts: str, rt: str) -> bool:
+    """'' serves every RT; '001,002' only those (compared as numbers: '1' is '001')."""
+    if not rts.strip():
+        return True
+    wanted = {part.strip().lstrip("0") for part in rts.split(",") if part.strip()}
+    return rt.strip().lstrip("0") in wanted
