@@ -1,4 +1,4 @@
-"""The `bansos` command: serve, chat, db upgrade, demo."""
+"""The `bansos` command: serve, chat, db upgrade, demo, registry import."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.settings import Settings
+
+ERRORS_SHOWN = 10
 
 
 def _settings() -> Settings:
@@ -86,6 +89,99 @@ def _demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_import(args: argparse.Namespace) -> int:
+    import csv
+
+    from tqdm import tqdm
+
+    from bot.i18n import Catalogs
+    from bot.services.pii import PiiVault
+    from bot.services.registry_import import RegistryImport
+    from bot.services.registry_reader import UnreadableFile
+    from bot.services.registry_rows import RowError
+    from bot.services.villages import VillageDirectory
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    catalogs = Catalogs(settings.locales_dir, settings.default_locale)
+    locale = settings.default_locale
+
+    def say(key: str, **params: object) -> str:
+        return catalogs.t(locale, key, params)
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(say("import.file.not_found", detail=str(path)), file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    errors_path = Path(args.errors) if args.errors else path.with_name(path.name + ".errors.csv")
+    shown: list[str] = []
+    size = path.stat().st_size
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        vault = PiiVault(settings.secret_key.get_secret_value())
+        bar = tqdm(total=size, unit="B", unit_scale=True, disable=None, leave=False)
+        with errors_path.open("w", newline="", encoding="utf-8") as error_file:
+            writer = csv.writer(error_file)
+            writer.writerow(["baris", "kolom", "alasan"])
+
+            def on_error(error: RowError) -> None:
+                reason = say(
+                    f"import.error.{error.code}",
+                    column=error.column,
+                    value=error.value,
+                    other_line=error.other_line,
+                )
+                writer.writerow([error.line, error.column, reason])
+                if len(shown) < ERRORS_SHOWN:
+                    shown.append(say("import.error_line", line=error.line, reason=reason))
+
+            def on_progress(done: int, total: int) -> None:
+                bar.update(done - bar.n)
+
+            try:
+                async with db.transaction() as session:
+                    await VillageDirectory(session).sync_from_settings(settings)
+                report = await RegistryImport(db, vault, settings).run(
+                    path, dry_run=args.dry_run, on_error=on_error, on_progress=on_progress
+                )
+            except UnreadableFile as unreadable:
+                print(say(f"import.file.{unreadable.code}", detail=unreadable.detail))
+                return 2
+            finally:
+                bar.close()
+                await db.dispose()
+        mode = say("import.mode.dry_run" if report.dry_run else "import.mode.real")
+        print(
+            say(
+                "import.summary",
+                mode=mode,
+                rows=report.rows_read,
+                ok=report.rows_ok,
+                failed=report.rows_failed,
+                people_created=report.people_created,
+                people_updated=report.people_updated,
+                enrolments_created=report.enrolments_created,
+                enrolments_updated=report.enrolments_updated,
+                unchanged=report.unchanged,
+                villages=report.villages_added,
+            )
+        )
+        if report.ignored_columns:
+            print(say("import.ignored_columns", columns=", ".join(report.ignored_columns)))
+        for line in shown:
+            print("  " + line)
+        if report.rows_failed:
+            print(say("import.errors_saved", count=report.rows_failed, path=str(errors_path)))
+        else:
+            errors_path.unlink(missing_ok=True)
+        return 1 if report.rows_failed else 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bansos", description="bansos-bot service and tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="seed fictional demo data (idempotent)")
     demo.set_defaults(handler=_demo)
+
+    registry = commands.add_parser("registry", help="the aid register (DTSEN extract)")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    registry_import = registry_commands.add_parser(
+        "import", help="import a CSV or XLSX file (upsert; bad rows are reported, not stored)"
+    )
+    registry_import.add_argument("file", help="CSV (comma, semicolon or tab) or XLSX")
+    registry_import.add_argument(
+        "--dry-run", action="store_true", help="check and count, write nothing"
+    )
+    registry_import.add_argument(
+        "--errors", help="where to write refused rows (default: FILE.errors.csv)"
+    )
+    registry_import.set_defaults(handler=_registry_import)
     return parser
 
 

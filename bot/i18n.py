@@ -67,7 +67,9 @@ class Catalogs:
             log.exception("catalog key %s could not be formatted", key)
             return template
 
-    def when(self, locale: str, moment: datetime, zone: ZoneInfo, key: str = "format.datetime") -> str:
+    def when(
+        self, locale: str, moment: datetime, zone: ZoneInfo, key: str = "format.datetime"
+    ) -> str:
         """A moment in the office's zone, in the pattern the catalog gives for `key`.
 
         The pattern is CLDR (Babel), e.g. "EEEE, d MMMM y 'pukul' HH.mm", so each language

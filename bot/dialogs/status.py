@@ -186,8 +186,13 @@ class StatusDialog(Dialog):
 
     def _refused(self, ctx: DialogContext, refused: LookupRefused) -> Outcome:
         ctx.data.clear()
-        when = ctx.runtime.catalogs.when(ctx.locale, refused.retry_at, ctx.runtime.settings.zone)
-        params = {"limit": refused.limit, "when": when, "contact": ctx.runtime.settings.office_contact}
+        settings = ctx.runtime.settings
+        when = ctx.runtime.catalogs.when(ctx.locale, refused.retry_at, settings.zone)
+        params: dict[str, str | int] = {
+            "limit": refused.limit,
+            "when": when,
+            "contact": settings.office_contact,
+        }
         return finish(Reply(_LIMIT_KEYS[refused.scope], params))
 
     def _not_found(self, ctx: DialogContext) -> Reply:

@@ -44,20 +44,20 @@ def parse_nik(text: str) -> str:
         raise InvalidNik(NikProblem.NO_DIGITS)
     if len(runs) > 1:
         raise InvalidNik(NikProblem.SEVERAL_NUMBERS)
-    number = runs[0]
+    number: str = runs[0]
     if len(number) != NIK_LENGTH:
         raise InvalidNik(NikProblem.LENGTH, len(number))
     try:
         stdnum_nik.get_birth_date(number)
     except ValidationError:
         raise InvalidNik(NikProblem.BIRTH_DATE, NIK_LENGTH) from None
-    if not _known_region(number[:4]):
+    if not known_region(number[:4]):
         raise InvalidNik(NikProblem.REGION, NIK_LENGTH)
     return number
 
 
 @lru_cache(maxsize=1024)
-def _known_region(prefix: str) -> bool:
+def known_region(prefix: str) -> bool:
     """stdnum's region check, asked once per province+regency code (a canonical number)."""
     return stdnum_nik.is_valid(f"{prefix}010101010001")
 

@@ -35,7 +35,9 @@ async def other_actors_on_subject(
     excluding: str,
 ) -> tuple[int, datetime | None]:
     """How many other actors touched this subject since `since`, and the oldest such row."""
-    statement = select(func.count(distinct(AuditLog.actor)), func.min(AuditLog.created_at)).where(
+    statement = select(
+        func.count(distinct(col(AuditLog.actor))), func.min(AuditLog.created_at)
+    ).where(
         AuditLog.subject_hash == subject_hash,
         AuditLog.action == action,
         col(AuditLog.outcome).in_(list(outcomes)),
