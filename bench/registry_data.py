@@ -30,8 +30,8 @@ HEADER = (
 )
 FIRST = ("SITI", "SRI", "DEWI", "BUDI", "AGUS", "JOKO", "WAHYU", "EKO", "NUR", "RINA", "ANI",
          "TUTI", "SLAMET", "DEDI", "IWAN", "FITRI", "INDAH", "RATNA", "YUSUF", "AHMAD")  # fmt: skip
-LAST = ("AMINAH", "RAHAYU", "LESTARI", "SANTOSO", "WIBOWO", "SETIAWAN", "HIDAYAT", "PRASETYO",
-        "SUSANTI", "KURNIAWAN", "HANDAYANI", "SAPUTRA", "WULANDARI", "NUGROHO", "PURNOMO")  # fmt: skip
+LAST = ("AMINAH", "RAHAYU", "LESTARI", "SANTOSO", "WIBOWO", "SETIAWAN", "HIDAYAT", "SUSANTI",
+        "PRASETYO", "KURNIAWAN", "HANDAYANI", "SAPUTRA", "WULANDARI", "NUGROHO")  # fmt: skip
 VILLAGES = tuple(
     (f"33079{k}2{d:03d}", f"DESA {k}{d:03d}") for k in range(0, 10) for d in range(1, 11)
 )

@@ -49,17 +49,18 @@ def typed_number(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-_ID_NUMBER = re.compile(r"(?<![\d])\d(?:[ .\-]?\d){15}(?![\d])")
+_ID_NUMBER = re.compile(r"(?<![\d])\d(?:[ .\-]?\d){13,17}(?![\d])")
 
 
 def redact_id_numbers(text: str) -> str:
-    """Mask anything shaped like a NIK or No. KK (16 digits, spaces or dots allowed).
+    """Mask anything shaped like a NIK or No. KK: 14 to 18 digits, spaces or dots allowed.
 
-    The message log keeps what residents wrote, but never a raw NIK (DESIGN.md rule 5).
+    The message log keeps what residents wrote, but never a raw NIK (DESIGN.md rule 5),
+    nor a NIK mistyped by a digit or two, which is nearly as revealing.
     """
 
     def _mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(0))
-        return digits[:4] + "*" * 8 + digits[-4:]
+        return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
 
     return _ID_NUMBER.sub(_mask, text)

@@ -95,7 +95,10 @@ def test_id_numbers_are_redacted_but_short_numbers_are_not() -> None:
     assert redact_id_numbers("3307015708450001") == "3307********0001"
     assert redact_id_numbers("nik 3307-0157-0845-0001.") == "nik 3307********0001."
     assert redact_id_numbers("RT 003 RW 002, HP 081234567890") == "RT 003 RW 002, HP 081234567890"
-    assert redact_id_numbers("33070157084500011") == "33070157084500011"
+    # A NIK mistyped by a digit or two is masked too; longer numbers are something else.
+    assert redact_id_numbers("33070157084500011") == "3307*********0011"
+    assert redact_id_numbers("330701570845001") == "3307*******5001"
+    assert redact_id_numbers("3307015708450001123") == "3307015708450001123"
 
 
 def test_links_and_numbers() -> None:

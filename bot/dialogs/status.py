@@ -107,8 +107,14 @@ class StatusDialog(Dialog):
             return await self._save_answer(ctx)
         if choice in {RETRY.id, OTHER_NIK.id}:
             return self._ask_nik()
-        if ctx.text and any(ch.isdigit() for ch in ctx.text):
+        return await self._free_text(ctx)
+
+    async def _free_text(self, ctx: DialogContext) -> Outcome:
+        """After an answer: another NIK starts over, anything else is routed as at the menu."""
+        if ctx.text and _looks_like_nik(ctx.text):
             return await self._nik(ctx)
+        if ctx.text:
+            return route_free_text(ctx)
         return finish()
 
     def _ask_nik(self, key: str = "status.ask_nik", **params: str | int) -> Outcome:
@@ -168,9 +174,7 @@ class StatusDialog(Dialog):
             return stay(Step.RESULT, Reply("status.saved"), self._after())
         if ctx.incoming.choice_id == SAVE_NO.id:
             return stay(Step.RESULT, Reply("status.not_saved"), self._after())
-        if ctx.text and _looks_like_nik(ctx.text):
-            return await self._nik(ctx)
-        return finish()
+        return await self._free_text(ctx)
 
     async def _look_up_saved(self, ctx: DialogContext, nik_hash: str) -> Outcome:
         try:

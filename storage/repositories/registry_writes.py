@@ -24,7 +24,7 @@ Row = dict[str, Any]
 
 async def village_names(conn: AsyncConnection) -> dict[str, str]:
     result = await conn.execute(select(VILLAGE.c.code, VILLAGE.c.name))
-    return {code: name for code, name in result.all()}
+    return {str(code): str(name) for code, name in result.all()}
 
 
 async def insert_villages(conn: AsyncConnection, rows: Sequence[Row]) -> None:
