@@ -312,6 +312,7 @@ async def test_english_speakers_get_the_journey_in_english(engine: Engine, regis
 @pytest.fixture
 def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")  # statements and parameters
     return caplog
 
 
