@@ -64,8 +64,9 @@ def _db_upgrade(_: argparse.Namespace) -> int:
 
 
 def _demo(_: argparse.Namespace) -> int:
-    from bot.services.demo import seed_demo
+    from bot.services.demo import SHOWCASE, seed_demo
     from bot.services.pii import PiiVault
+    from bot.services.villages import VillageDirectory
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -76,6 +77,8 @@ def _demo(_: argparse.Namespace) -> int:
         db = Database(settings.database_url)
         try:
             summary = await seed_demo(db, PiiVault(settings.secret_key.get_secret_value()))
+            async with db.transaction() as session:
+                await VillageDirectory(session).sync_from_settings(settings)
         finally:
             await db.dispose()
         state = "seeded" if summary.created else "already present (unchanged)"
@@ -84,6 +87,8 @@ def _demo(_: argparse.Namespace) -> int:
             f"{summary.enrolments} enrolments, {summary.trainings} trainings, "
             f"{summary.schedules} distribution schedules"
         )
+        for nik, name, *_ in SHOWCASE:
+            print(f"  try 'Cek status bansos' with NIK {nik} and the name {name.title()}")
 
     asyncio.run(run())
     return 0

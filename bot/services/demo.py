@@ -106,6 +106,14 @@ FAMILY = (
 HOUSEHOLDS = 62
 PERIOD = "Tahap 4 2026"
 
+# Two people to try "Cek status bansos" with (README, `bansos demo`): fictional, region 330799.
+SHOWCASE = (
+    ("3307994505809001", "SITI NUR AMINAH", date(1980, 5, 5), "3307992006",
+     (("PKH", "aktif"), ("BPNT", "verifikasi"))),
+    ("3307991203759002", "BUDI SANTOSO", date(1975, 3, 12), "3307992001",
+     (("BPNT", "aktif"), ("PBI-JK", "aktif"))),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class DemoSummary:
@@ -124,6 +132,8 @@ async def seed_demo(db: Database, vault: PiiVault, now: datetime | None = None) 
         created = existing.first() is None
         await _villages(session)
         people, enrolments = await _registry(session, vault)
+        enrolments += await _showcase(session, vault)
+        people += len(SHOWCASE)
         trainings = await _trainings(session, now)
         schedules = await _schedules(session, now)
     return DemoSummary(len(VILLAGES), people, enrolments, trainings, schedules, created)
@@ -210,6 +220,39 @@ async def _registry(session: AsyncSession, vault: PiiVault) -> tuple[int, int]:
                 enrolments += 1
     await session.flush()
     return people, enrolments
+
+
+async def _showcase(session: AsyncSession, vault: PiiVault) -> int:
+    enrolments = 0
+    for nik, name, birth, village_code, programmes in SHOWCASE:
+        nik_hash = vault.lookup_hash(nik)
+        person = (
+            await session.exec(select(RegistryPerson).where(RegistryPerson.nik_hash == nik_hash))
+        ).first()
+        if person is None:
+            person = RegistryPerson(
+                nik_hash=nik_hash,
+                nik_encrypted=vault.encrypt(nik),
+                full_name=name,
+                birth_date=birth,
+                sex="P" if int(nik[6:8]) > 40 else "L",
+                village_code=village_code,
+                address="Dusun Krajan",
+                rt="001",
+                rw="002",
+            )
+            session.add(person)
+            await session.flush()
+            assert person.id is not None
+            for programme, status in programmes:
+                session.add(
+                    Enrolment(
+                        person_id=person.id, programme=programme, status=status, period=PERIOD
+                    )
+                )
+        enrolments += len(programmes)
+    await session.flush()
+    return enrolments
 
 
 def _members(rng: random.Random, family: str, household_no: int) -> list[tuple[str, bool, date]]:

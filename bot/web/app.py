@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.webchat import webchat_router
 from bot.runtime import Runtime
+from bot.services.villages import VillageDirectory
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
@@ -26,6 +27,12 @@ def create_app(runtime: Runtime, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with runtime.db.transaction() as session:
+                await VillageDirectory(session).sync_from_settings(runtime.settings)
+        except (DBAPIError, OSError) as error:
+            # Start anyway: /healthz reports the outage and webhooks answer 503 until it ends.
+            log.error("could not sync villages at start: %s", type(error).__name__)
         yield
         await runtime.db.dispose()
 

@@ -14,6 +14,7 @@ from bot.engine import Engine
 from bot.handlers.console import ConsoleChannel
 from bot.messages import Incoming, Media
 from bot.runtime import Runtime, build_runtime
+from bot.services.demo import SHOWCASE, seed_demo
 from bot.services.registry_import import RegistryImport
 from storage.models import (
     AuditLog,
@@ -366,3 +367,18 @@ async def test_the_console_channel_runs_the_journey(engine: Engine, registry: No
     assert "PBI-JK (BPJS Kesehatan gratis): aktif" in transcript
     assert "NIK tidak disimpan" in transcript
     assert BUDI_NIK not in transcript
+
+
+async def test_the_demo_showcase_resident_sees_status_and_schedule(engine: Engine) -> None:
+    runtime = engine.runtime
+    await seed_demo(runtime.db, runtime.vault)
+    nik, name, *_ = SHOWCASE[0]
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.say("cek status bansos")
+    await chat.say(nik)
+    await chat.say(name.lower())
+    text = chat.text()
+    assert "Desa Leksono" in text
+    assert "PKH (Program Keluarga Harapan): aktif" in text
+    assert "Kantor Pos Sukamaju" in text  # the demo's PKH distribution for Leksono
