@@ -8,6 +8,7 @@ NIKs use region 3307 (a real regency code, so they pass stdnum) with kecamatan c
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -55,9 +56,10 @@ def person_nik(index: int) -> tuple[str, date, bool]:
     )
 
 
-def rows(people: int, seed: int = 7) -> Iterator[tuple[str, ...]]:
+def rows(people: int | None = None, seed: int = 7) -> Iterator[tuple[str, ...]]:
+    """One or two rows (programmes) per person; endless when `people` is None."""
     rng = random.Random(seed)
-    for index in range(people):
+    for index in itertools.count() if people is None else range(people):
         nik, born, female = person_nik(index)
         kk = f"330790{1 + index % 28:02d}01{20 - index % 10:02d}{index % 10000:04d}"
         code, village = VILLAGES[index % len(VILLAGES)]
@@ -80,13 +82,14 @@ def rows(people: int, seed: int = 7) -> Iterator[tuple[str, ...]]:
             )
 
 
-def write_csv(path: Path, people: int, seed: int = 7) -> int:
-    """Write the register; returns the number of data rows."""
-    count = 0
+def write_csv(path: Path, row_count: int, seed: int = 7) -> int:
+    """Write a register of exactly `row_count` data rows; returns how many people it has."""
+    people, previous = 0, ""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
-        for row in rows(people, seed):
+        for row in itertools.islice(rows(None, seed), row_count):
             writer.writerow(row)
-            count += 1
-    return count
+            if row[0] != previous:  # a person's rows are consecutive
+                people, previous = people + 1, row[0]
+    return people

@@ -98,67 +98,80 @@ class StatusCheck:
 
     async def _check_limits(self, actor: str, nik_hash: str, now: datetime) -> None:
         settings = self.settings
-        failures, oldest = await audit_repo.actor_window(
-            self.session, actor, LOOKUP, [LookupOutcome.NOT_FOUND], now - HOUR
-        )
-        if failures >= settings.status_failed_per_hour and oldest is not None:
-            raise LookupRefused(
-                LimitScope.FAILURES_PER_HOUR, settings.status_failed_per_hour, oldest + HOUR
-            )
-        lookups, oldest = await audit_repo.actor_window(
-            self.session, actor, LOOKUP, [LookupOutcome.FOUND, LookupOutcome.NOT_FOUND], now - DAY
-        )
-        if lookups >= settings.status_lookups_per_day and oldest is not None:
-            raise LookupRefused(
-                LimitScope.LOOKUPS_PER_DAY, settings.status_lookups_per_day, oldest + DAY
-            )
-        others, oldest = await audit_repo.other_actors_on_subject(
+        counts = await audit_repo.lookup_counts(
             self.session,
-            nik_hash,
-            LOOKUP,
-            [LookupOutcome.FOUND, LookupOutcome.NOT_FOUND],
-            now - DAY,
-            excluding=actor,
+            action=LOOKUP,
+            actor=actor,
+            subject_hash=nik_hash,
+            failure=LookupOutcome.NOT_FOUND,
+            counted=(LookupOutcome.FOUND, LookupOutcome.NOT_FOUND),
+            failures_since=now - HOUR,
+            since=now - DAY,
         )
+        if (
+            counts.actor_failures >= settings.status_failed_per_hour
+            and counts.oldest_actor_failure is not None
+        ):
+            raise LookupRefused(
+                LimitScope.FAILURES_PER_HOUR,
+                settings.status_failed_per_hour,
+                counts.oldest_actor_failure + HOUR,
+            )
+        if (
+            counts.actor_total >= settings.status_lookups_per_day
+            and counts.oldest_actor_row is not None
+        ):
+            raise LookupRefused(
+                LimitScope.LOOKUPS_PER_DAY,
+                settings.status_lookups_per_day,
+                counts.oldest_actor_row + DAY,
+            )
         limit = settings.status_identities_per_nik_per_day
-        if others >= limit and oldest is not None:
+        if counts.other_actors >= limit and counts.oldest_other_row is not None:
             if not await audit_repo.exists_since(self.session, nik_hash, HARVEST_FLAG, now - DAY):
+                identities = counts.other_actors + 1
                 self.audit.record(
-                    actor, HARVEST_FLAG, "flagged", now, nik_hash, identities=others + 1
+                    actor, HARVEST_FLAG, "flagged", now, nik_hash, identities=identities
                 )
-                log.warning("a NIK was looked up from %d identities in a day", others + 1)
-            raise LookupRefused(LimitScope.NIK_PER_DAY, limit, oldest + DAY)
+                log.warning("a NIK was looked up from %d identities in a day", identities)
+            raise LookupRefused(LimitScope.NIK_PER_DAY, limit, counts.oldest_other_row + DAY)
 
     async def look_up(
         self, actor: str, nik_hash: str, typed_name: str, now: datetime
     ) -> StatusAnswer | None:
         """The answer when NIK and name belong together; None otherwise, whichever was wrong."""
         await self.ensure_allowed(actor, nik_hash, now)
-        person = await registry_repo.person_by_nik_hash(self.session, nik_hash)
-        if person is None or not names_match(person.full_name, typed_name):
-            reason = "unknown_nik" if person is None else "name_mismatch"
+        found = await registry_repo.person_and_village_name(self.session, nik_hash)
+        if found is None or not names_match(found[0].full_name, typed_name):
+            reason = "unknown_nik" if found is None else "name_mismatch"
             self.audit.record(actor, LOOKUP, LookupOutcome.NOT_FOUND, now, nik_hash, reason=reason)
             return None
         self.audit.record(actor, LOOKUP, LookupOutcome.FOUND, now, nik_hash, by="nik_and_name")
-        return await self._answer(person, now)
+        return await self._answer(*found, now)
 
     async def look_up_verified(
         self, actor: str, nik_hash: str, now: datetime
     ) -> StatusAnswer | None:
         """A NIK the resident verified earlier and asked us to remember: no name needed."""
         await self.ensure_allowed(actor, nik_hash, now)
-        person = await registry_repo.person_by_nik_hash(self.session, nik_hash)
-        outcome = LookupOutcome.FOUND if person is not None else LookupOutcome.NOT_FOUND
+        found = await registry_repo.person_and_village_name(self.session, nik_hash)
+        outcome = LookupOutcome.FOUND if found is not None else LookupOutcome.NOT_FOUND
         self.audit.record(actor, LOOKUP, outcome, now, nik_hash, by="saved_nik")
-        return await self._answer(person, now) if person is not None else None
+        return await self._answer(*found, now) if found is not None else None
 
-    async def _answer(self, person: RegistryPerson, now: datetime) -> StatusAnswer:
+    async def _answer(
+        self, person: RegistryPerson, village_name: str | None, now: datetime
+    ) -> StatusAnswer:
         assert person.id is not None
         enrolments = await registry_repo.enrolments_of(self.session, person.id)
         programmes = tuple(ProgrammeStatus(e.programme, e.status, e.period) for e in enrolments)
         receiving = [e.programme for e in enrolments if e.status == "aktif"]
-        schedules = await registry_repo.upcoming_schedules(
-            self.session, person.village_code, receiving, now
+        schedules = (
+            await registry_repo.upcoming_schedules(
+                self.session, person.village_code, receiving, now
+            )
+            if receiving
+            else []
         )
         distributions: list[Distribution] = []
         seen: set[str] = set()
@@ -177,11 +190,10 @@ class StatusCheck:
                     note=schedule.note,
                 )
             )
-        village = await registry_repo.village(self.session, person.village_code)
         return StatusAnswer(
             masked_name=mask_name(person.full_name),
             village_code=person.village_code,
-            village_name=village.name if village is not None else person.village_code,
+            village_name=village_name or person.village_code,
             programmes=programmes,
             distributions=tuple(distributions),
         )

@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import distinct, func
+from sqlalchemy import ColumnElement, Table, and_, case, distinct, func, or_, type_coerce
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import AuditLog
+from storage.types import UTCDateTime
 
-
-async def actor_window(
-    session: AsyncSession, actor: str, action: str, outcomes: Collection[str], since: datetime
-) -> tuple[int, datetime | None]:
-    """How many rows an actor has with these outcomes since `since`, and the oldest one."""
-    statement = select(func.count(), func.min(AuditLog.created_at)).where(
-        AuditLog.actor == actor,
-        AuditLog.action == action,
-        col(AuditLog.outcome).in_(list(outcomes)),
-        col(AuditLog.created_at) >= since,
-    )
-    count, oldest = (await session.exec(statement)).one()
-    return int(count), oldest
-
-
-async def other_actors_on_subject(
-    session: AsyncSession,
-    subject_hash: str,
-    action: str,
-    outcomes: Collection[str],
-    since: datetime,
-    excluding: str,
-) -> tuple[int, datetime | None]:
-    """How many other actors touched this subject since `since`, and the oldest such row."""
-    statement = select(
-        func.count(distinct(col(AuditLog.actor))), func.min(AuditLog.created_at)
-    ).where(
-        AuditLog.subject_hash == subject_hash,
-        AuditLog.action == action,
-        col(AuditLog.outcome).in_(list(outcomes)),
-        col(AuditLog.created_at) >= since,
-        AuditLog.actor != excluding,
-    )
-    count, oldest = (await session.exec(statement)).one()
-    return int(count), oldest
+AUDIT = cast(Table, AuditLog.__table__)  # type: ignore[attr-defined]
 
 
 async def exists_since(
@@ -61,3 +31,66 @@ async def exists_since(
         .limit(1)
     )
     return (await session.exec(statement)).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupCounts:
+    """One identity's and one subject's recent rows, for rate limits (see `lookup_counts`)."""
+
+    actor_failures: int
+    oldest_actor_failure: datetime | None
+    actor_total: int
+    oldest_actor_row: datetime | None
+    other_actors: int
+    oldest_other_row: datetime | None
+
+
+async def lookup_counts(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor: str,
+    subject_hash: str,
+    failure: str,
+    counted: Collection[str],
+    failures_since: datetime,
+    since: datetime,
+) -> LookupCounts:
+    """All three rate-limit counts in one indexed statement (actor OR subject, one window).
+
+    Failures by this actor since `failures_since`; this actor's counted rows since `since`;
+    distinct other actors with counted rows on this subject since `since`.
+    """
+    audit = AUDIT.c
+    is_actor = audit.actor == actor
+    is_counted = audit.outcome.in_(list(counted))
+    is_failure = and_(is_actor, audit.outcome == failure, audit.created_at >= failures_since)
+    is_own = and_(is_actor, is_counted)
+    is_other = and_(audit.actor != actor, audit.subject_hash == subject_hash, is_counted)
+    statement = sa_select(
+        func.coalesce(func.sum(case((is_failure, 1), else_=0)), 0),
+        _earliest(is_failure),
+        func.coalesce(func.sum(case((is_own, 1), else_=0)), 0),
+        _earliest(is_own),
+        func.count(distinct(case((is_other, audit.actor)))),
+        _earliest(is_other),
+    ).where(
+        audit.action == action,
+        audit.created_at >= since,
+        or_(is_actor, audit.subject_hash == subject_hash),
+    )
+    conn = await session.connection()
+    row = (await conn.execute(statement)).one()
+    return LookupCounts(
+        actor_failures=int(row[0]),
+        oldest_actor_failure=row[1],
+        actor_total=int(row[2]),
+        oldest_actor_row=row[3],
+        other_actors=int(row[4]),
+        oldest_other_row=row[5],
+    )
+
+
+def _earliest(condition: ColumnElement[bool]) -> ColumnElement[datetime]:
+    """MIN(created_at) over the rows matching `condition`, typed so it comes back aware."""
+    return type_coerce(func.min(case((condition, AUDIT.c.created_at))), UTCDateTime())

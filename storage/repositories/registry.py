@@ -22,6 +22,19 @@ async def person_by_nik_hash(session: AsyncSession, nik_hash: str) -> RegistryPe
     return (await session.exec(statement)).first()
 
 
+async def person_and_village_name(
+    session: AsyncSession, nik_hash: str
+) -> tuple[RegistryPerson, str | None] | None:
+    """The person with this NIK hash and their village's name, in one statement."""
+    statement = (
+        select(RegistryPerson, Village.name)
+        .join(Village, col(Village.code) == col(RegistryPerson.village_code), isouter=True)
+        .where(RegistryPerson.nik_hash == nik_hash)
+    )
+    found = (await session.exec(statement)).first()
+    return (found[0], found[1]) if found is not None else None
+
+
 async def enrolments_of(session: AsyncSession, person_id: int) -> Sequence[Enrolment]:
     statement = (
         select(Enrolment).where(Enrolment.person_id == person_id).order_by(col(Enrolment.programme))
