@@ -27,8 +27,11 @@ SHORT_TOKEN = 4
 
 def name_tokens(raw: str) -> list[str]:
     """'Hj. Siti  Aminah, S.Pd.' → ['SITI', 'AMINAH']: upper case, no titles or degrees."""
-    text = unicodedata.normalize("NFKD", raw)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
+    text = raw
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.upper()
     text = text.split(",", 1)[0].replace("'", "").replace("`", "")
     tokens = _SPACES.sub(" ", _NOT_LETTER.sub(" ", text)).split()
     kept = [token for token in tokens if token not in _TITLES]

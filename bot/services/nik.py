@@ -8,6 +8,7 @@ dominates the cost of a registry import.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -17,7 +18,7 @@ from stdnum.id import nik as stdnum_nik
 
 NIK_LENGTH = 16
 _SEPARATORS = re.compile(r"[\s.\-/]")
-_DIGIT_RUNS = re.compile(r"\d+")
+_DIGIT_RUNS = re.compile(r"[0-9]+")
 
 
 class NikProblem(StrEnum):
@@ -39,7 +40,9 @@ class InvalidNik(ValueError):
 
 def parse_nik(text: str) -> str:
     """The 16 digits of a NIK typed with spaces, dots or dashes, or InvalidNik saying why."""
-    runs = _DIGIT_RUNS.findall(_SEPARATORS.sub("", text))
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)  # full-width digits from some keyboards
+    runs = [text] if text.isdigit() else _DIGIT_RUNS.findall(_SEPARATORS.sub("", text))
     if not runs:
         raise InvalidNik(NikProblem.NO_DIGITS)
     if len(runs) > 1:

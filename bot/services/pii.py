@@ -33,11 +33,13 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
 class PiiVault:
     def __init__(self, secret_key: str) -> None:
         secret = secret_key.encode()
-        self._hash_key = _derive(secret, b"bansos-bot/pii-hash/v1")
+        self._hmac = hmac.new(_derive(secret, b"bansos-bot/pii-hash/v1"), digestmod=hashlib.sha256)
         self._cipher = AESGCM(_derive(secret, b"bansos-bot/pii-enc/v2"))
 
     def lookup_hash(self, value: str) -> str:
-        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+        keyed = self._hmac.copy()  # the keyed state is computed once, not per value
+        keyed.update(value.encode())
+        return keyed.hexdigest()
 
     def encrypt(self, value: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)

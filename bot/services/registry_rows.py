@@ -244,7 +244,11 @@ def _no_kk(raw: str) -> str | None:
     if not raw:
         return None
     digits = _SEPARATORS.sub("", raw)
-    if not digits.isdigit() or len(digits) != NIK_LENGTH or not known_region(digits[:4]):
+    if (
+        not (digits.isascii() and digits.isdigit())
+        or len(digits) != NIK_LENGTH
+        or not known_region(digits[:4])
+    ):
         raise RowRejected("no_kk", "no_kk", str(len(digits)))
     return digits
 
@@ -268,6 +272,11 @@ def _birth_date(raw: object, nik: str, today: date) -> date:
 
 
 def _parse_date(text: str) -> date:
+    if len(text) == 10 and text[4] == "-":
+        try:
+            return date.fromisoformat(text)  # the documented form, and the fast path
+        except ValueError:
+            raise RowRejected("bad_date", "tanggal_lahir", text) from None
     for pattern in _DATE_FORMATS:
         try:
             return datetime.strptime(text[:10], pattern).date()
@@ -307,7 +316,7 @@ def _village(cells: dict[str, object], codes_by_name: dict[str, str]) -> tuple[s
     name = text_of(cells.get("nama_desa"))
     code = _SEPARATORS.sub("", text_of(cells.get("kode_desa")))
     if code:
-        if not (code.isdigit() and len(code) == 10):
+        if not (code.isascii() and code.isdigit() and len(code) == 10):
             raise RowRejected("bad_village_code", "kode_desa", code[:20])
         return code, name
     if not name:

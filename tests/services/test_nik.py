@@ -20,6 +20,7 @@ VALID = "3307994505800001"  # region 3307, born 05-05-1980, female (+40)
         "3307-9945-0580-0001",
         " NIK saya 3307994505800001 ",
         "NIK: 3307 9945 0580 0001.",
+        "".join(chr(0xFF10 + int(d)) for d in VALID),  # full-width digits
     ],
 )
 def test_spaces_dots_and_words_around_are_accepted(typed: str) -> None:
