@@ -162,6 +162,8 @@ class RegistryRow:
 
 def text_of(value: object) -> str:
     """A cell as text: XLSX numbers keep their digits (no '3.3e+15', no '.0')."""
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
