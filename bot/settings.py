@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +53,18 @@ class Settings(BaseSettings):
     status_failed_per_hour: int = Field(default=5, ge=1, le=1000)
     status_lookups_per_day: int = Field(default=20, ge=1, le=10000)
     status_identities_per_nik_per_day: int = Field(default=3, ge=1, le=100)
+
+    # Reports: evidence limits and SLA clocks in working days (LAPOR! defaults).
+    evidence_max_files: int = Field(default=5, ge=0, le=20)
+    evidence_max_mb: int = Field(default=10, ge=1, le=100)
+    report_min_chars: int = Field(default=20, ge=1, le=500)
+    sla_verify_days: int = Field(default=3, ge=1, le=60)
+    sla_follow_up_days: int = Field(default=5, ge=1, le=60)
+    sla_auto_close_days: int = Field(default=10, ge=1, le=120)
+    # Per report type, e.g. {"potongan": {"verify": 1, "follow_up": 3}}.
+    sla_by_type: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # Extra days off (cuti bersama) on top of national holidays: ["2026-12-24"].
+    extra_days_off: list[date] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

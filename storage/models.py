@@ -255,3 +255,120 @@ class ScheduleVillage(SQLModel, table=True):
     schedule_id: int = Field(foreign_key="distribution_schedule.id", primary_key=True)
     village_code: str = Field(foreign_key="village.code", primary_key=True)
     rts: str = Field(default="", max_length=200)  # "" = every RT; else "001,002"
+
+
+class Officer(SQLModel, table=True):
+    """A kecamatan or desa officer. Login and API tokens come with the dashboard."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(default="", max_length=120)
+    role: str = Field(max_length=16)  # admin | officer | viewer
+    active: bool = True
+    created_at: datetime = _created()
+
+
+class OfficerVillage(SQLModel, table=True):
+    """The villages an officer (role "officer") may see."""
+
+    __tablename__ = "officer_village"
+
+    officer_id: int = Field(foreign_key="officer.id", primary_key=True)
+    village_code: str = Field(foreign_key="village.code", primary_key=True)
+
+
+class Report(SQLModel, table=True):
+    """A resident's report of an irregularity, a proposal (usul) or an objection (sanggah).
+
+    An anonymous report keeps no resident and no identity: its code is its only key.
+    """
+
+    __table_args__ = (
+        Index("ix_report_status_village", "status", "village_code"),
+        Index("ix_report_resident_created", "resident_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=12, unique=True)
+    kind: str = Field(max_length=16)
+    programme: str = Field(default="", max_length=8)
+    village_code: str | None = Field(default=None, foreign_key="village.code")
+    latitude: float | None = None
+    longitude: float | None = None
+    happened: str = Field(default="", max_length=80)
+    subject: str = Field(default="", max_length=300)  # who (sanggah, usul, misconduct)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    identity_mode: str = Field(max_length=16)  # named | confidential | anonymous
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
+    identity_id: int | None = Field(default=None, foreign_key="channel_identity.id")
+    locale: str = Field(default="id", max_length=16)
+    status: str = Field(default="baru", max_length=16, index=True)
+    status_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    assignee_id: int | None = Field(default=None, foreign_key="officer.id")
+    accused_officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    merged_into_id: int | None = Field(default=None, foreign_key="report.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    verify_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    follow_up_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_officer_reply_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_resident_reply_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rating: int | None = None
+    rating_comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    check_back_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checked_back_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReportEvent(SQLModel, table=True):
+    """One entry of a report's timeline. `public_message` reaches the resident;
+    `internal_note` never does."""
+
+    __tablename__ = "report_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    at: datetime = _created()
+    kind: str = Field(max_length=24)  # filed, status, assigned, note, reply, resident, ...
+    actor: str = Field(max_length=64)  # "officer:3", "resident", "system"
+    status_from: str = Field(default="", max_length=16)
+    status_to: str = Field(default="", max_length=16)
+    public_message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    internal_note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ReportEvidence(SQLModel, table=True):
+    """A file attached to a report, stored once by content hash."""
+
+    __tablename__ = "report_evidence"
+    __table_args__ = (UniqueConstraint("report_id", "sha256", name="uq_report_evidence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    sha256: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # photo | document | voice | audio | video
+    mime_type: str = Field(max_length=100)
+    size: int
+    filename: str = Field(default="", max_length=200)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Outbox(SQLModel, table=True):
+    """A message to a resident, stored before any channel sends it (DESIGN.md rule 3)."""
+
+    __table_args__ = (Index("ix_outbox_status_channel", "status", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channel_identity.id", index=True)
+    channel: str = Field(max_length=16)
+    locale: str = Field(max_length=16)
+    message_key: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    choices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    status: str = Field(default="pending", max_length=16)
+    reason: str = Field(default="", max_length=300)
+    attempts: int = 0
+    created_at: datetime = _created()
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
