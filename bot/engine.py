@@ -41,6 +41,8 @@ RESTING_DIALOGS = frozenset({MENU, WELCOME})
 MAX_HOPS = 4
 ATTEMPTS = 4
 LABEL_MATCH_SCORE = 90.0
+# What the message log keeps of a step that must not be linked to the resident.
+CONCEALED = "[disembunyikan: laporan anonim]"
 
 
 class StorageUnavailable(Exception):
@@ -56,6 +58,7 @@ class _Turn:
     resident: Resident
     locale: str
     replies: list[Reply] = field(default_factory=list)
+    conceal_log: bool = False
 
 
 class Engine:
@@ -134,8 +137,10 @@ class Engine:
         session.add(conversation)
         identity.last_inbound_at = now
         session.add(identity)
-        self._log(session, identity, incoming, turn.locale, turn.replies, event)
+        self._log(session, identity, incoming, turn.locale, turn.replies, event, turn.conceal_log)
         if event is not None:
+            if turn.conceal_log:
+                event.payload = {}  # its choice ids and file hashes would link the report
             event.status = "processed"
             event.processed_at = now
             event.attempts += 1
@@ -266,6 +271,9 @@ class Engine:
         menu_target = self.dialogs.from_menu_choice(choice_id)
         if menu_target is not None:
             return menu_target.name
+        global_target = self.dialogs.for_global_choice(choice_id)
+        if global_target is not None:
+            return global_target.name
         return "stale"
 
     async def _start(
@@ -300,6 +308,7 @@ class Engine:
     ) -> None:
         turn.locale = context.locale
         turn.replies.extend(outcome.replies)
+        turn.conceal_log = turn.conceal_log or context.conceal_log
         conversation = turn.conversation
         if outcome.goto is None and outcome.step is None and dialog.name == MENU:
             raise RuntimeError("the menu dialog may not finish")
@@ -353,16 +362,18 @@ class Engine:
         locale: str,
         replies: Sequence[Reply],
         event: InboundEvent | None,
+        conceal: bool = False,
     ) -> None:
         assert identity.id is not None
+        text = redact_id_numbers(incoming.text) if incoming.text else incoming.text
         session.add(
             MessageLog(
                 identity_id=identity.id,
                 channel=incoming.channel,
                 direction="in",
                 kind=incoming.kind,
-                text=redact_id_numbers(incoming.text) if incoming.text else incoming.text,
-                payload=incoming.payload(),
+                text=CONCEALED if conceal else text,
+                payload={} if conceal else incoming.payload(),
                 inbound_event_id=event.id if event is not None else None,
                 created_at=incoming.received_at,
             )
@@ -378,9 +389,9 @@ class Engine:
                     channel=incoming.channel,
                     direction="out",
                     kind="reply",
-                    text=catalogs.t(locale, reply.key, reply.params),
-                    message_key=reply.key,
-                    payload={"choices": labels} if labels else {},
+                    text=CONCEALED if conceal else catalogs.t(locale, reply.key, reply.params),
+                    message_key=None if conceal else reply.key,
+                    payload={"choices": labels} if labels and not conceal else {},
                 )
             )
 

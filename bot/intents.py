@@ -26,6 +26,7 @@ class Intent(StrEnum):
     PRIVACY = "privacy"
     STATUS = "status"
     REPORT = "report"
+    TRACK = "track"
     TRAINING = "training"
     SCHEDULE = "schedule"
     REGISTER = "register"

@@ -40,6 +40,9 @@ class DialogContext:
     runtime: Runtime
     dialogs: DialogRegistry
     now: datetime
+    # Set by a dialog when this step's messages must not be linked to the resident in the
+    # message log (an anonymous report): both directions are logged as a placeholder.
+    conceal_log: bool = False
 
     @property
     def residents(self) -> ResidentService:
@@ -90,6 +93,9 @@ class Dialog(ABC):
     intents: ClassVar[tuple[Intent, ...]] = ()
     # Dialogs a resident may use before agreeing to the privacy notice.
     needs_consent: ClassVar[bool] = True
+    # Choice ids with these prefixes open this dialog even from an old message (pushed
+    # messages carry buttons that no conversation step offered): "rate:", "checkback:".
+    global_choice_prefixes: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     async def start(self, ctx: DialogContext) -> Outcome: ...

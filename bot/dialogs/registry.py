@@ -32,6 +32,16 @@ class DialogRegistry:
             if d.menu_key is not None
         )
 
+    def for_global_choice(self, choice_id: str) -> Dialog | None:
+        return next(
+            (
+                d
+                for d in self._dialogs.values()
+                if any(choice_id.startswith(prefix) for prefix in d.global_choice_prefixes)
+            ),
+            None,
+        )
+
     def from_menu_choice(self, choice_id: str) -> Dialog | None:
         if not choice_id.startswith(MENU_PREFIX):
             return None
@@ -44,8 +54,10 @@ def default_registry() -> DialogRegistry:
     from bot.dialogs.language import LanguageDialog
     from bot.dialogs.menu import MenuDialog
     from bot.dialogs.privacy import PrivacyDialog
+    from bot.dialogs.report import ReportDialog
     from bot.dialogs.scam import ScamDialog
     from bot.dialogs.status import StatusDialog
+    from bot.dialogs.track import TrackDialog
     from bot.dialogs.welcome import WelcomeDialog
 
     return DialogRegistry(
@@ -53,6 +65,8 @@ def default_registry() -> DialogRegistry:
             WelcomeDialog(),
             MenuDialog(),
             StatusDialog(),
+            ReportDialog(),
+            TrackDialog(),
             FaqDialog(),
             ScamDialog(),
             PrivacyDialog(),

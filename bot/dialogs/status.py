@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, stay
+from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, goto, stay
 from bot.dialogs.routing import route_free_text
 from bot.intents import Intent
 from bot.messages import Choice, Reply
@@ -53,6 +53,8 @@ OTHER_NIK = Choice("status:other_nik", "status.other_nik")
 RETRY = Choice("status:retry", "status.retry")
 SAVE_YES = Choice("status:save_yes", "status.save_yes")
 SAVE_NO = Choice("status:save_no", "status.save_no")
+REPORT_PROBLEM = Choice("status:report_problem", "status.report_problem")
+PROPOSE = Choice("status:propose", "status.propose")
 
 _NIK_PROBLEM_KEYS = {
     NikProblem.NO_DIGITS: "status.nik_no_digits",
@@ -107,6 +109,11 @@ class StatusDialog(Dialog):
             return await self._save_answer(ctx)
         if choice in {RETRY.id, OTHER_NIK.id}:
             return self._ask_nik()
+        if choice == REPORT_PROBLEM.id:
+            programme = ctx.data.get("programme")
+            return goto("report", programme=programme) if programme else goto("report")
+        if choice == PROPOSE.id:
+            return goto("report", kind="usul")
         return await self._free_text(ctx)
 
     async def _free_text(self, ctx: DialogContext) -> Outcome:
@@ -160,13 +167,18 @@ class StatusDialog(Dialog):
             return stay(Step.NOT_FOUND, self._not_found(ctx))
         if ctx.resident.saved_nik_hash == nik_hash:
             ctx.data.clear()
+            _remember_programme(ctx, answer)
             return stay(Step.RESULT, *self._answer(ctx, answer), self._after())
+        _remember_programme(ctx, answer)
         offer = Reply("status.offer_save", choices=(SAVE_YES, SAVE_NO, MENU_CHOICE))
         return stay(Step.OFFER_SAVE, *self._answer(ctx, answer), offer)
 
     async def _save_answer(self, ctx: DialogContext) -> Outcome:
         nik_hash, sealed = ctx.data.get("nik_hash"), ctx.data.get("nik_sealed")
+        programme = ctx.data.get("programme")
         ctx.data.clear()
+        if isinstance(programme, str):
+            ctx.data["programme"] = programme
         if ctx.incoming.choice_id == SAVE_YES.id and isinstance(nik_hash, str):
             assert isinstance(sealed, str)
             await ctx.residents.save_nik(ctx.resident, nik_hash, sealed, ctx.now)
@@ -174,6 +186,8 @@ class StatusDialog(Dialog):
             return stay(Step.RESULT, Reply("status.saved"), self._after())
         if ctx.incoming.choice_id == SAVE_NO.id:
             return stay(Step.RESULT, Reply("status.not_saved"), self._after())
+        if ctx.incoming.choice_id == REPORT_PROBLEM.id:
+            return goto("report")
         return await self._free_text(ctx)
 
     async def _look_up_saved(self, ctx: DialogContext, nik_hash: str) -> Outcome:
@@ -183,6 +197,7 @@ class StatusDialog(Dialog):
             return self._refused(ctx, refused)
         if answer is None:
             return stay(Step.NOT_FOUND, self._not_found(ctx))
+        _remember_programme(ctx, answer)
         return stay(Step.RESULT, *self._answer(ctx, answer), self._after())
 
     def _service(self, ctx: DialogContext) -> StatusCheck:
@@ -201,10 +216,10 @@ class StatusDialog(Dialog):
 
     def _not_found(self, ctx: DialogContext) -> Reply:
         params = {"contact": ctx.runtime.settings.office_contact}
-        return Reply("status.not_found", params, choices=(RETRY, MENU_CHOICE))
+        return Reply("status.not_found", params, choices=(RETRY, PROPOSE, MENU_CHOICE))
 
     def _after(self) -> Reply:
-        return Reply("status.what_next", choices=(OTHER_NIK, MENU_CHOICE))
+        return Reply("status.what_next", choices=(REPORT_PROBLEM, OTHER_NIK, MENU_CHOICE))
 
     def _answer(self, ctx: DialogContext, answer: StatusAnswer) -> tuple[Reply, ...]:
         catalogs, locale = ctx.runtime.catalogs, ctx.locale
@@ -251,6 +266,14 @@ class StatusDialog(Dialog):
             for item in answer.distributions
         ]
         return found, Reply("status.distribution", {"schedules": "\n\n".join(schedule_lines)})
+
+
+def _remember_programme(ctx: DialogContext, answer: StatusAnswer) -> None:
+    """The programme a "report a problem" button should start with: the one being paid."""
+    receiving = [p.programme for p in answer.programmes if p.status == "aktif"]
+    chosen = receiving or [p.programme for p in answer.programmes]
+    if chosen:
+        ctx.data["programme"] = chosen[0]
 
 
 def _looks_like_nik(text: str) -> bool:

@@ -221,7 +221,7 @@ class ReportService:
             locale=draft.locale,
             created_at=now,
             updated_at=now,
-            verify_due_at=self.calendar.add(now, self._sla(draft.kind, "verify")),
+            verify_due_at=self.calendar.add(now, self.sla_days(draft.kind, "verify")),
         )
         if draft.kind == "oknum" and draft.subject:
             report.accused_officer_id = await self._named_officer(draft.subject)
@@ -523,7 +523,7 @@ class ReportService:
             assert replied is not None
             if report.last_resident_reply_at and report.last_resident_reply_at > replied:
                 continue
-            days = self._sla(report.kind, "auto_close")
+            days = self.sla_days(report.kind, "auto_close")
             if self.calendar.between(replied, now) >= days:
                 message = self.catalogs.t(report.locale, "report.auto_closed", {"days": days})
                 await self._move(report, "selesai", "system", now, message)
@@ -568,7 +568,9 @@ class ReportService:
         report.status = status
         report.updated_at = now
         if status == "diverifikasi":
-            report.follow_up_due_at = self.calendar.add(now, self._sla(report.kind, "follow_up"))
+            report.follow_up_due_at = self.calendar.add(
+                now, self.sla_days(report.kind, "follow_up")
+            )
         if status in ("selesai", "ditolak"):
             report.closed_at = now
             report.status_reason = public_message if status == "ditolak" else ""
@@ -642,7 +644,7 @@ class ReportService:
         if viewer.role == "viewer":
             raise NotAllowed("viewers are read-only")
 
-    def _sla(self, kind: str, clock: str) -> int:
+    def sla_days(self, kind: str, clock: str) -> int:
         override = self.settings.sla_by_type.get(kind, {}).get(clock)
         if override is not None:
             return override

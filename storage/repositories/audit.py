@@ -94,3 +94,19 @@ async def lookup_counts(
 def _earliest(condition: ColumnElement[bool]) -> ColumnElement[datetime]:
     """MIN(created_at) over the rows matching `condition`, typed so it comes back aware."""
     return type_coerce(func.min(case((condition, AUDIT.c.created_at))), UTCDateTime())
+
+
+async def count_since(
+    session: AsyncSession, actor: str, action: str, outcome: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many rows an actor has with this action and outcome since `since`, the oldest."""
+    audit = AUDIT.c
+    statement = sa_select(func.count(), type_coerce(func.min(audit.created_at), UTCDateTime())).where(
+        audit.actor == actor,
+        audit.action == action,
+        audit.outcome == outcome,
+        audit.created_at >= since,
+    )
+    conn = await session.connection()
+    count, oldest = (await conn.execute(statement)).one()
+    return int(count), oldest

@@ -1,0 +1,198 @@
+"""Following a report ("Cek laporan"): the resident's own reports, or any report by its code
+(anonymous reports have no other key). Residents see the status and officers' public
+messages, never internal notes. Buttons pushed after a report closes (the rating, the
+14-day check-back) open this dialog too.
+
+```mermaid
+stateDiagram-v2
+    [*] --> list: own reports (or a code typed with the request)
+    list --> view: a report
+    list --> code: "masukkan kode"
+    code --> view: a known code
+    code --> code: unknown or malformed (wrong codes are limited per hour)
+    view --> list
+    [*] --> comment: "rate:CODE:n" pushed after "selesai"
+    [*] --> reopened: "checkback:CODE:bad" pushed 14 days later
+    comment --> [*]: a comment or "lewati"
+    reopened --> [*]: what happened, or "lewati"
+```
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, stay
+from bot.dialogs.routing import route_free_text
+from bot.intents import Intent
+from bot.messages import Choice, Reply
+from bot.services.reports import ReportService
+from bot.services.tickets import display_code, find_code, read_code
+from storage.models import Report
+from storage.repositories import audit as audit_repo
+
+CODE_LOOKUP = "report.code_lookup"
+WRONG_CODES_PER_HOUR = 10
+SHOWN_REPORTS = 5
+SHOWN_EVENTS = 6
+ENTER_CODE = Choice("track:enter_code", "track.enter_code")
+BACK_TO_LIST = Choice("menu:track", "menu.track")
+SKIP = Choice("track:skip", "track.skip")
+
+
+class Step(StrEnum):
+    LIST = "list"
+    CODE = "code"
+    VIEW = "view"
+    COMMENT = "comment"
+    REOPENED = "reopened"
+
+
+class TrackDialog(Dialog):
+    name = "track"
+    Step = Step
+    menu_key = "menu.track"
+    intents = (Intent.TRACK,)
+    global_choice_prefixes = ("rate:", "checkback:")
+
+    async def start(self, ctx: DialogContext) -> Outcome:
+        ctx.data.clear()
+        choice = ctx.incoming.choice_id or ""
+        if choice.startswith("rate:"):
+            return await self._rate(ctx, choice)
+        if choice.startswith("checkback:"):
+            return await self._check_back(ctx, choice)
+        typed = find_code(ctx.incoming.text or "")
+        if typed is not None:
+            return await self._by_code(ctx, typed)
+        return await self._list(ctx)
+
+    async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
+        choice = ctx.incoming.choice_id or ""
+        if step in (Step.COMMENT, Step.REOPENED):
+            return await self._comment(ctx, step)
+        if choice == ENTER_CODE.id:
+            return stay(Step.CODE, Reply("track.ask_code", choices=(MENU_CHOICE,)))
+        if choice.startswith("track:report:"):
+            report = await _service(ctx).by_code(choice.removeprefix("track:report:"))
+            if report is not None and report.resident_id == ctx.resident.id:
+                return await self._view(ctx, report)
+            return await self._list(ctx)
+        if ctx.text:
+            code = read_code(ctx.text) or find_code(ctx.text)
+            if code is not None:
+                return await self._by_code(ctx, code)
+            if step is Step.CODE:
+                return stay(Step.CODE, Reply("track.bad_code", choices=(MENU_CHOICE,)))
+            return route_free_text(ctx)
+        return await self._list(ctx)
+
+    async def _list(self, ctx: DialogContext) -> Outcome:
+        reports = await _service(ctx).of_resident(ctx.resident.id or 0, SHOWN_REPORTS)
+        if not reports:
+            return stay(Step.CODE, Reply("track.none", choices=(ENTER_CODE, MENU_CHOICE)))
+        t = ctx.runtime.catalogs.t
+        choices = tuple(
+            Choice(
+                f"track:report:{report.code}",
+                "track.item",
+                {
+                    "code": display_code(report.code),
+                    "kind": t(ctx.locale, f"report.kind.{report.kind}"),
+                },
+            )
+            for report in reports
+        )
+        return stay(Step.LIST, Reply("track.prompt", choices=(*choices, ENTER_CODE, MENU_CHOICE)))
+
+    async def _by_code(self, ctx: DialogContext, code: str) -> Outcome:
+        since = ctx.now - timedelta(hours=1)
+        wrong, oldest = await audit_repo.count_since(
+            ctx.session, ctx.actor, CODE_LOOKUP, "not_found", since
+        )
+        if wrong >= WRONG_CODES_PER_HOUR and oldest is not None:
+            settings = ctx.runtime.settings
+            when = ctx.runtime.catalogs.when(ctx.locale, oldest + timedelta(hours=1), settings.zone)
+            return finish(Reply("track.limited", {"when": when}))
+        report = await _service(ctx).by_code(code)
+        ctx.audit.record(ctx.actor, CODE_LOOKUP, "found" if report else "not_found", ctx.now)
+        if report is None:
+            shown = {"code": display_code(code)}
+            return stay(Step.CODE, Reply("track.not_found", shown, choices=(MENU_CHOICE,)))
+        return await self._view(ctx, report)
+
+    async def _view(self, ctx: DialogContext, report: Report) -> Outcome:
+        catalogs, locale = ctx.runtime.catalogs, ctx.locale
+        zone = ctx.runtime.settings.zone
+        view = await _service(ctx).public_view(report)
+        lines = [
+            catalogs.t(
+                locale,
+                "track.event",
+                {
+                    "when": catalogs.when(locale, event.at, zone),
+                    "message": event.message or catalogs.t(locale, f"report.status.{event.status}"),
+                },
+            )
+            for event in view.events[-SHOWN_EVENTS:]
+        ]
+        params = {
+            "code": display_code(view.code),
+            "kind": catalogs.t(locale, f"report.kind.{view.kind}"),
+            "created": catalogs.when(locale, view.created_at, zone),
+            "status": catalogs.t(locale, f"report.status.{view.status}"),
+            "events": "\n".join(lines) or catalogs.t(locale, "track.no_events"),
+        }
+        back = (
+            (BACK_TO_LIST, MENU_CHOICE) if report.resident_id == ctx.resident.id else (MENU_CHOICE,)
+        )
+        return stay(Step.VIEW, Reply("track.view", params, choices=back))
+
+    async def _owned(self, ctx: DialogContext, code: str) -> Report | None:
+        report = await _service(ctx).by_code(code)
+        if report is None or report.resident_id is None or report.resident_id != ctx.resident.id:
+            return None
+        return report
+
+    async def _rate(self, ctx: DialogContext, choice: str) -> Outcome:
+        _, code, value = [*choice.split(":"), "", ""][:3]
+        report = await self._owned(ctx, code)
+        if report is None or not value.isdigit():
+            return finish(Reply("common.stale_choice"))
+        if report.rating is not None:
+            return finish(Reply("track.already_rated"))
+        await _service(ctx).rate(report, int(value), ctx.now)
+        ctx.data["code"] = code
+        return stay(Step.COMMENT, Reply("track.rated", choices=(SKIP,)))
+
+    async def _check_back(self, ctx: DialogContext, choice: str) -> Outcome:
+        _, code, answer = [*choice.split(":"), "", ""][:3]
+        report = await self._owned(ctx, code)
+        if report is None or report.checked_back_at is None or report.status != "selesai":
+            return finish(Reply("common.stale_choice"))
+        service = _service(ctx)
+        if answer == "ok":
+            await service.check_back_answer(report, True, "", ctx.now)
+            return finish(Reply("track.check_back_thanks"))
+        await service.check_back_answer(report, False, "", ctx.now)
+        ctx.data["code"] = code
+        params = {"code": display_code(code), "contact": ctx.runtime.settings.office_contact}
+        return stay(Step.REOPENED, Reply("track.check_back_reopened", params, choices=(SKIP,)))
+
+    async def _comment(self, ctx: DialogContext, step: StrEnum) -> Outcome:
+        code = ctx.data.get("code")
+        report = await self._owned(ctx, code) if isinstance(code, str) else None
+        ctx.data.clear()
+        if ctx.incoming.choice_id == SKIP.id or report is None or not ctx.text:
+            return finish()
+        service = _service(ctx)
+        if step is Step.COMMENT:
+            await service.comment_on_rating(report, ctx.text, ctx.now)
+        else:
+            await service.add_to(report, ctx.text, (), ctx.now)
+        return finish(Reply("track.comment_saved"))
+
+
+def _service(ctx: DialogContext) -> ReportService:
+    return ReportService(ctx.session, ctx.runtime.settings, ctx.runtime.catalogs)
