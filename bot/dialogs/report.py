@@ -158,7 +158,7 @@ class ReportDialog(Dialog):
             else "report.ask_programme"
         )
         choices = (
-            *(Choice(f"report:programme:{p}", f"programme.{p}") for p in PROGRAMMES),
+            *(Choice(f"report:programme:{p}", f"programme_short.{p}") for p in PROGRAMMES),
             Choice("report:programme:unknown", "report.programme_unknown"),
         )
         return stay(Step.PROGRAMME, Reply(key, choices=choices))

@@ -33,7 +33,7 @@ def read_code(text: str) -> str | None:
 
 def find_code(text: str) -> str | None:
     """A code inside a longer message ('cek laporan K7QM-2XHD')."""
-    for token in re.findall(r"[A-Za-z0-9]{4}[\s\-.]?[A-Za-z0-9]{4}", text):
+    for token in re.findall(r"\b[A-Za-z0-9]{4}[\s\-.]?[A-Za-z0-9]{4}\b", text):
         code = read_code(token)
         if code is not None and any(ch.isdigit() for ch in code):
             return code
