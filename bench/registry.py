@@ -24,8 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
 from bench.registry_data import person_nik, write_csv
 from bot.services.pii import PiiVault
 from bot.services.registry_import import RegistryImport

@@ -101,7 +101,9 @@ async def count_since(
 ) -> tuple[int, datetime | None]:
     """How many rows an actor has with this action and outcome since `since`, the oldest."""
     audit = AUDIT.c
-    statement = sa_select(func.count(), type_coerce(func.min(audit.created_at), UTCDateTime())).where(
+    statement = sa_select(
+        func.count(), type_coerce(func.min(audit.created_at), UTCDateTime())
+    ).where(
         audit.actor == actor,
         audit.action == action,
         audit.outcome == outcome,
