@@ -122,7 +122,7 @@ def main() -> None:
         size_mb = csv_path.stat().st_size / 2**20
         url = f"sqlite+aiosqlite:///{workdir / 'bansos.sqlite3'}"
         upgrade(url)
-        settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, database_url=url)
         baseline = _baseline_import(csv_path, workdir)
         ours, samples, rows = asyncio.run(_our_import(settings, csv_path))
         tenth = samples[max(0, len(samples) // 10 - 1)] if samples else 0.0
