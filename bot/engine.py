@@ -9,6 +9,7 @@ messages strictly one after the other.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -216,7 +217,9 @@ class Engine:
 
         if dialog.needs_consent and not ResidentService.has_consented(turn.resident):
             return await self._start(session, turn, incoming, WELCOME, {}, now)
-        context = self._context(session, turn, incoming, text, dict(conversation.data), now)
+        context = self._context(
+            session, turn, incoming, text, copy.deepcopy(conversation.data), now
+        )
         outcome = await dialog.handle(context, dialog.Step(conversation.step))
         await self._apply(session, turn, incoming, dialog, context, outcome, now)
         return None
@@ -265,10 +268,13 @@ class Engine:
             return MENU
         if choice_id == "nav:language":
             return LANGUAGE
+        # A main-menu button means what it says wherever it is offered, even from an old
+        # message ("Cek laporan saya" under a filed report opens the tracking journey).
+        menu_target = self.dialogs.from_menu_choice(choice_id)
+        if menu_target is not None and menu_target.name != conversation.dialog:
+            return menu_target.name
         if any(choice.id == choice_id for choice in offered):
             return None
-        # A main-menu button still means what it says, even from an old message.
-        menu_target = self.dialogs.from_menu_choice(choice_id)
         if menu_target is not None:
             return menu_target.name
         global_target = self.dialogs.for_global_choice(choice_id)

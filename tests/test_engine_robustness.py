@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 from bot.dialogs.base import Dialog, DialogContext, Outcome, stay
 from bot.dialogs.registry import DialogRegistry, default_registry
 from bot.engine import Engine
-from bot.messages import Incoming
+from bot.messages import Incoming, Reply
 from bot.runtime import Runtime, build_runtime
 from storage.db import Database
 from storage.models import ChannelIdentity, Conversation, MessageLog, Resident
@@ -149,3 +149,38 @@ def test_engine_and_dialogs_import_no_channel_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+class _CountingStep(StrEnum):
+    COUNT = "count"
+
+
+class CountingDialog(Dialog):
+    """Appends to a list nested in its data, in place, on every message."""
+
+    name = "counting"
+    Step = _CountingStep
+    menu_key = "menu.faq"
+
+    async def start(self, ctx: DialogContext) -> Outcome:
+        ctx.data["items"] = []
+        return stay(_CountingStep.COUNT)
+
+    async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
+        items = ctx.data.setdefault("items", [])
+        items.append(ctx.text)
+        return stay(_CountingStep.COUNT, Reply("common.empty", {"n": len(items)}))
+
+
+async def test_nested_data_changed_in_place_is_saved(runtime: Runtime) -> None:
+    """Regression: a list mutated inside the dialog data was lost between steps."""
+    registry = DialogRegistry([*default_registry(), CountingDialog()])
+    engine = Engine(runtime, registry)
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.tap("menu:counting")
+    for word in ("satu", "dua", "tiga"):
+        await chat.say(word)
+    async with runtime.db.session() as session:
+        conversation = (await session.exec(select(Conversation))).one()
+    assert conversation.data["items"] == ["satu", "dua", "tiga"]

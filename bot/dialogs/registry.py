@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from bot.dialogs.base import Dialog
 from bot.intents import Intent
@@ -17,6 +17,9 @@ class DialogRegistry:
 
     def get(self, name: str) -> Dialog | None:
         return self._dialogs.get(name)
+
+    def __iter__(self) -> Iterator[Dialog]:
+        return iter(self._dialogs.values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._dialogs
