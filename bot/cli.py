@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.database_url)
-    app = create_app(build_runtime(settings))
+    app = create_app(build_runtime(settings), run_workers=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +19,16 @@ from bot.engine import Engine, StorageUnavailable
 from bot.handlers.webchat import webchat_router
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
+from bot.workers import report_clocks
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
 
 
-def create_app(runtime: Runtime, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    runtime: Runtime, engine: Engine | None = None, *, run_workers: bool = False
+) -> FastAPI:
+    """The app; `run_workers` starts the background loops (on for `bansos serve`)."""
     engine = engine or Engine(runtime)
 
     @asynccontextmanager
@@ -33,7 +39,12 @@ def create_app(runtime: Runtime, engine: Engine | None = None) -> FastAPI:
         except (DBAPIError, OSError) as error:
             # Start anyway: /healthz reports the outage and webhooks answer 503 until it ends.
             log.error("could not sync villages at start: %s", type(error).__name__)
+        clocks = asyncio.create_task(report_clocks.run_forever(runtime)) if run_workers else None
         yield
+        if clocks is not None:
+            clocks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clocks
         await runtime.db.dispose()
 
     app = FastAPI(
