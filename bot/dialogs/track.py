@@ -15,6 +15,9 @@ stateDiagram-v2
     [*] --> reopened: "checkback:CODE:bad" pushed 14 days later
     comment --> [*]: a comment or "lewati"
     reopened --> [*]: what happened, or "lewati"
+    [*] --> answer: "answer:CODE" under an officer's reply, or "balas" in a view
+    view --> answer
+    answer --> [*]: the answer is added to the report
 ```
 """
 
@@ -27,7 +30,7 @@ from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish
 from bot.dialogs.routing import route_free_text
 from bot.intents import Intent
 from bot.messages import Choice, Reply
-from bot.services.reports import ReportService
+from bot.services.reports import OPEN, ReportService
 from bot.services.tickets import display_code, find_code, read_code
 from storage.models import Report
 from storage.repositories import audit as audit_repo
@@ -47,6 +50,7 @@ class Step(StrEnum):
     VIEW = "view"
     COMMENT = "comment"
     REOPENED = "reopened"
+    ANSWER = "answer"
 
 
 class TrackDialog(Dialog):
@@ -54,7 +58,7 @@ class TrackDialog(Dialog):
     Step = Step
     menu_key = "menu.track"
     intents = (Intent.TRACK,)
-    global_choice_prefixes = ("rate:", "checkback:")
+    global_choice_prefixes = ("rate:", "checkback:", "answer:")
 
     async def start(self, ctx: DialogContext) -> Outcome:
         ctx.data.clear()
@@ -63,6 +67,8 @@ class TrackDialog(Dialog):
             return await self._rate(ctx, choice)
         if choice.startswith("checkback:"):
             return await self._check_back(ctx, choice)
+        if choice.startswith("answer:"):
+            return await self._ask_answer(ctx, choice.removeprefix("answer:"))
         typed = find_code(ctx.incoming.text or "")
         if typed is not None:
             return await self._by_code(ctx, typed)
@@ -70,8 +76,10 @@ class TrackDialog(Dialog):
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
         choice = ctx.incoming.choice_id or ""
-        if step in (Step.COMMENT, Step.REOPENED):
+        if step in (Step.COMMENT, Step.REOPENED, Step.ANSWER):
             return await self._comment(ctx, step)
+        if choice.startswith("answer:"):
+            return await self._ask_answer(ctx, choice.removeprefix("answer:"))
         if choice == ENTER_CODE.id:
             return stay(Step.CODE, Reply("track.ask_code", choices=(MENU_CHOICE,)))
         if choice.startswith("track:report:"):
@@ -144,10 +152,22 @@ class TrackDialog(Dialog):
             "status": catalogs.t(locale, f"report.status.{view.status}"),
             "events": "\n".join(lines) or catalogs.t(locale, "track.no_events"),
         }
-        back = (
-            (BACK_TO_LIST, MENU_CHOICE) if report.resident_id == ctx.resident.id else (MENU_CHOICE,)
+        own = report.resident_id is not None and report.resident_id == ctx.resident.id
+        answer = (
+            (Choice(f"answer:{report.code}", "report.answer"),)
+            if own and report.status in OPEN
+            else ()
         )
+        back = (*answer, BACK_TO_LIST, MENU_CHOICE) if own else (MENU_CHOICE,)
         return stay(Step.VIEW, Reply("track.view", params, choices=back))
+
+    async def _ask_answer(self, ctx: DialogContext, code: str) -> Outcome:
+        report = await self._owned(ctx, code)
+        if report is None or report.status not in OPEN:
+            return finish(Reply("common.stale_choice"))
+        ctx.data["code"] = code
+        params = {"code": display_code(code)}
+        return stay(Step.ANSWER, Reply("track.ask_answer", params, choices=(SKIP,)))
 
     async def _owned(self, ctx: DialogContext, code: str) -> Report | None:
         report = await _service(ctx).by_code(code)
@@ -189,9 +209,9 @@ class TrackDialog(Dialog):
         service = _service(ctx)
         if step is Step.COMMENT:
             await service.comment_on_rating(report, ctx.text, ctx.now)
-        else:
-            await service.add_to(report, ctx.text, (), ctx.now)
-        return finish(Reply("track.comment_saved"))
+            return finish(Reply("track.comment_saved"))
+        await service.add_to(report, ctx.text, (), ctx.now)
+        return finish(Reply("track.answer_saved", {"code": display_code(report.code)}))
 
 
 def _service(ctx: DialogContext) -> ReportService:

@@ -469,7 +469,8 @@ class ReportService:
         report.updated_at = now
         self.session.add(report)
         self._event(report, "reply", viewer.actor, now, public_message=message)
-        await self._push(report, "report.push.reply", {"message": message})
+        answer = (Choice(f"answer:{report.code}", "report.answer"),)
+        await self._push(report, "report.push.reply", {"message": message}, answer)
 
     async def merge(self, viewer: Viewer, duplicate: Report, into: Report, now: datetime) -> None:
         """Close `duplicate` into `into`; its resident is told which code to follow."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -347,3 +348,38 @@ async def test_a_thousand_residents_submit_at_once(engine: Engine, villages: Non
     assert None not in codes and len(set(codes)) == 1000
     async with runtime.db.session() as session:
         assert (await session.exec(select(func.count()).select_from(Report))).one() == 1000
+
+
+async def test_residents_answer_officers_and_then_the_report_stays_open(
+    engine: Engine, villages: None
+) -> None:
+    runtime = engine.runtime
+    chat = Chat(engine)
+    await chat.agree()
+    code = await _report(chat, "penyaluran")
+    async with runtime.db.transaction() as session:
+        officer = Officer(username="camat", role="admin")
+        session.add(officer)
+        await session.flush()
+        admin = await viewer_for(session, officer.id or 0)
+        service = ReportService(session, runtime.settings, runtime.catalogs)
+        report = await service.by_code(code)
+        assert report is not None
+        await service.change_status(admin, report, "diverifikasi", utcnow(), "Kami cek.")
+        await service.reply(admin, report, "Jam berapa antreannya dimulai?", utcnow())
+    async with runtime.db.session() as session:
+        pushed = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()[-1]
+    assert pushed.message_key == "report.push.reply"
+    assert "Jam berapa antreannya dimulai?" in pushed.text
+    await chat.tap(pushed.choices[0][0])
+    assert "Tulis balasan" in chat.text()
+    await chat.say("Sejak jam 6 pagi, baru dilayani jam 11.")
+    assert "sudah ditambahkan" in chat.text()
+    async with runtime.db.transaction() as session:
+        service = ReportService(session, runtime.settings, runtime.catalogs)
+        report = await service.by_code(code)
+        assert report is not None and report.last_resident_reply_at is not None
+        later = utcnow() + timedelta(days=30)
+        assert await service.close_unanswered(later) == 0
+        view = await service.public_view(report)
+    assert any("jam 6 pagi" in event.message for event in view.events)
