@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 from bot.engine import Engine
 from bot.handlers.render import render
 from bot.messages import Channel, Incoming
+from bot.services.outbox import deliver_pending
 from storage.repositories.conversations import find_identity, message_history
+from storage.types import utcnow
 
 COOKIE = "bansos_chat"
 MAX_TEXT = 20_000
@@ -122,5 +124,27 @@ def webchat_router(engine: Engine, templates: Any) -> APIRouter:
             text = row.text or ("[" + row.kind + "]")
             messages.append(MessageOut(direction=row.direction, text=text, choices=choices))
         return ChatOut(locale=runtime.settings.default_locale, messages=messages)
+
+    @router.get("/chat/updates", response_model=ChatOut)
+    async def chat_updates(bansos_chat: Annotated[str | None, Cookie()] = None) -> ChatOut:
+        """Messages queued for this browser since it last asked (officers' replies,
+        report status changes): the web chat's outbox sender, polled by the page."""
+        runtime = engine.runtime
+        token, new = _token(bansos_chat)
+        locale = runtime.settings.default_locale
+        if new:
+            return ChatOut(locale=locale, messages=[])
+        async with runtime.db.transaction() as session:
+            identity = await find_identity(session, Channel.WEBCHAT, _sender_id(token))
+            delivered = (
+                await deliver_pending(session, runtime.catalogs, identity.id or 0, utcnow())
+                if identity
+                else []
+            )
+        messages = [
+            MessageOut(direction="out", text=row.text, choices=[ChoiceOut(**c) for c in labels])
+            for row, labels in delivered
+        ]
+        return ChatOut(locale=locale, messages=messages)
 
     return router

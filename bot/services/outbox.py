@@ -8,13 +8,15 @@ so the dashboard shows exactly what was sent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Catalogs
 from bot.messages import Choice
-from storage.models import ChannelIdentity, Outbox
+from storage.models import ChannelIdentity, MessageLog, Outbox
+from storage.repositories import outbox as outbox_repo
 
 
 class OutboxQueue:
@@ -48,3 +50,34 @@ class OutboxQueue:
         )
         self.session.add(row)
         return row
+
+
+async def deliver_pending(
+    session: AsyncSession, catalogs: Catalogs, identity_id: int, now: datetime, limit: int = 20
+) -> list[tuple[Outbox, list[dict[str, str]]]]:
+    """For channels that fetch their messages (the web chat): hand over the pending rows of
+    one identity, mark them sent and log them, all in the caller's transaction."""
+    delivered = []
+    for row in await outbox_repo.claim_pending_for(session, identity_id, limit):
+        row.status = "sent"
+        row.sent_at = now
+        row.attempts += 1
+        session.add(row)
+        labels = [
+            {"id": str(c[0]), "label": catalogs.t(row.locale, str(c[1]), dict(c[2]))}
+            for c in row.choices
+        ]
+        delivered.append((row, labels))
+        session.add(
+            MessageLog(
+                identity_id=identity_id,
+                channel=row.channel,
+                direction="out",
+                kind="push",
+                text=row.text,
+                message_key=row.message_key,
+                payload={"outbox_id": row.id, "choices": labels},
+                created_at=now,
+            )
+        )
+    return delivered

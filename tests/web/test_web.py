@@ -9,9 +9,12 @@ import pytest
 from sqlmodel import col, func, select
 
 from bot.runtime import Runtime, build_runtime
+from bot.services.reports import ReportService, viewer_for
+from bot.services.tickets import find_code
 from bot.web.app import create_app
 from storage.db import Database
-from storage.models import InboundEvent, MessageLog
+from storage.models import InboundEvent, MessageLog, Officer, Outbox, Village
+from storage.types import utcnow
 
 
 @pytest.fixture
@@ -115,3 +118,50 @@ async def test_resident_text_is_never_markup_in_the_page(client: httpx.AsyncClie
     assert "innerHTML" not in page
     script = (await client.get("/static/chat.js")).text
     assert "innerHTML" not in script and "textContent" in script
+
+
+async def test_web_chat_receives_officer_replies_and_can_answer(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    async with runtime.db.transaction() as session:
+        session.add(Village(code="3307992006", name="Leksono", kecamatan="Sukamaju"))
+        officer = Officer(username="camat", role="admin")
+        session.add(officer)
+    await client.get("/chat")
+    await client.post("/chat/messages", json={"text": "halo"})
+    await client.post("/chat/messages", json={"choice_id": "welcome:agree"})
+    steps: list[dict[str, str]] = [
+        {"choice_id": "menu:report"},
+        {"choice_id": "report:kind:penyaluran"},
+        {"choice_id": "report:identity:named"},
+        {"choice_id": "report:programme:BPNT"},
+        {"text": "leksono"},
+        {"choice_id": "report:when:today"},
+        {"text": "Antrean pembagian sembako dari subuh sampai siang, lansia pingsan."},
+        {"choice_id": "report:evidence_next"},
+        {"choice_id": "report:submit"},
+    ]
+    for step in steps:
+        answer = (await client.post("/chat/messages", json=step)).json()
+    code = find_code(answer["messages"][0]["text"])
+    assert code is not None
+    assert (await client.get("/chat/updates")).json()["messages"] == []
+    async with runtime.db.transaction() as session:
+        admin = await viewer_for(session, officer.id or 0)
+        service = ReportService(session, runtime.settings, runtime.catalogs)
+        report = await service.by_code(code)
+        assert report is not None
+        await service.reply(admin, report, "Besok kami tambah loket khusus lansia.", utcnow())
+    updates = (await client.get("/chat/updates")).json()["messages"]
+    assert len(updates) == 1
+    assert "Besok kami tambah loket khusus lansia." in updates[0]["text"]
+    assert [c["label"] for c in updates[0]["choices"]] == ["Balas"]
+    assert (await client.get("/chat/updates")).json()["messages"] == []  # delivered once
+    await client.post("/chat/messages", json={"choice_id": updates[0]["choices"][0]["id"]})
+    thanks = await client.post("/chat/messages", json={"text": "Terima kasih, Pak."})
+    assert "sudah ditambahkan" in thanks.json()["messages"][0]["text"]
+    async with runtime.db.session() as session:
+        pushed = (await session.exec(select(MessageLog).where(MessageLog.kind == "push"))).one()
+        row = (await session.exec(select(Outbox))).one()
+    assert "loket khusus lansia" in (pushed.text or "")
+    assert row.status == "sent" and row.sent_at is not None

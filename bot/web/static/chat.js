@@ -66,6 +66,20 @@
     send({ text: text }, text);
   });
 
+  // Officers' replies and status changes arrive through the outbox: ask for them now and then.
+  async function poll() {
+    try {
+      const response = await fetch("/chat/updates", { credentials: "same-origin" });
+      if (response.ok) {
+        const data = await response.json();
+        data.messages.forEach((m) => add("out", m.text, m.choices));
+      }
+    } catch (error) {
+      // offline for a moment: the next poll catches up
+    }
+  }
+  setInterval(poll, 20000);
+
   fetch("/chat/history", { credentials: "same-origin" })
     .then((r) => (r.ok ? r.json() : { messages: [] }))
     .then((data) => {
