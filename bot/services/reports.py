@@ -514,9 +514,13 @@ class ReportService:
 
     async def close_unanswered(self, now: datetime) -> int:
         """Close reports whose resident has not answered for the auto-close period."""
-        statement = select(Report).where(
-            col(Report.status).in_(("diverifikasi", "ditindaklanjuti")),
-            col(Report.last_officer_reply_at).is_not(None),
+        statement = (
+            select(Report)
+            .where(
+                col(Report.status).in_(("diverifikasi", "ditindaklanjuti")),
+                col(Report.last_officer_reply_at).is_not(None),
+            )
+            .with_for_update(skip_locked=True)  # several instances run the clocks
         )
         closed = 0
         for report in (await self.session.exec(statement)).all():
@@ -533,11 +537,15 @@ class ReportService:
 
     async def send_check_backs(self, now: datetime) -> int:
         """Ask residents, 14 days after 'selesai', whether the problem stayed solved."""
-        statement = select(Report).where(
-            Report.status == "selesai",
-            col(Report.check_back_at) <= now,
-            col(Report.checked_back_at).is_(None),
-            col(Report.identity_id).is_not(None),
+        statement = (
+            select(Report)
+            .where(
+                Report.status == "selesai",
+                col(Report.check_back_at) <= now,
+                col(Report.checked_back_at).is_(None),
+                col(Report.identity_id).is_not(None),
+            )
+            .with_for_update(skip_locked=True)
         )
         sent = 0
         for report in (await self.session.exec(statement)).all():

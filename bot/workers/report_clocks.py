@@ -41,4 +41,7 @@ async def run_forever(runtime: Runtime, interval: float = INTERVAL_SECONDS) -> N
             await run_once(runtime)
         except (DBAPIError, OSError) as error:
             log.error("report clocks skipped a pass: %s", type(error).__name__)
+        except Exception:
+            # A bad row must not stop the clocks for everyone: log it, try again later.
+            log.exception("report clocks pass failed")
         await asyncio.sleep(interval)
