@@ -42,8 +42,6 @@ RESTING_DIALOGS = frozenset({MENU, WELCOME})
 MAX_HOPS = 4
 ATTEMPTS = 4
 LABEL_MATCH_SCORE = 90.0
-# What the message log keeps of a step that must not be linked to the resident.
-CONCEALED = "[disembunyikan: laporan anonim]"
 
 
 class StorageUnavailable(Exception):
@@ -371,6 +369,9 @@ class Engine:
         conceal: bool = False,
     ) -> None:
         assert identity.id is not None
+        if conceal:
+            # An anonymous report: even a placeholder row would say who filed one, and when.
+            return
         text = redact_id_numbers(incoming.text) if incoming.text else incoming.text
         session.add(
             MessageLog(
@@ -378,8 +379,8 @@ class Engine:
                 channel=incoming.channel,
                 direction="in",
                 kind=incoming.kind,
-                text=CONCEALED if conceal else text,
-                payload={} if conceal else incoming.payload(),
+                text=text,
+                payload=incoming.payload(),
                 inbound_event_id=event.id if event is not None else None,
                 created_at=incoming.received_at,
             )
@@ -395,9 +396,9 @@ class Engine:
                     channel=incoming.channel,
                     direction="out",
                     kind="reply",
-                    text=CONCEALED if conceal else catalogs.t(locale, reply.key, reply.params),
-                    message_key=None if conceal else reply.key,
-                    payload={"choices": labels} if labels and not conceal else {},
+                    text=catalogs.t(locale, reply.key, reply.params),
+                    message_key=reply.key,
+                    payload={"choices": labels} if labels else {},
                 )
             )
 

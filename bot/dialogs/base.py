@@ -40,8 +40,8 @@ class DialogContext:
     runtime: Runtime
     dialogs: DialogRegistry
     now: datetime
-    # Set by a dialog when this step's messages must not be linked to the resident in the
-    # message log (an anonymous report): both directions are logged as a placeholder.
+    # Set by a dialog when this step must leave no trace linked to the resident (an
+    # anonymous report): the message log keeps nothing of it, the inbound event no payload.
     conceal_log: bool = False
 
     @property

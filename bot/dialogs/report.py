@@ -2,8 +2,9 @@
 ticket code. Proposals (usul) and objections (sanggah) are report types with their own
 question about whom they concern.
 
-Until the resident chooses to be named or confidential, every step is concealed in the
-message log, so an anonymous report leaves no trace that links it to the resident.
+Until the resident chooses to be named or confidential, every step is concealed: the
+message log keeps nothing of it and its inbound event keeps no payload, so an anonymous
+report leaves no trace that links it to the resident (its time is kept to the hour only).
 
 ```mermaid
 stateDiagram-v2

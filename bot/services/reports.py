@@ -205,6 +205,9 @@ class ReportService:
         if draft.kind not in KINDS or draft.identity_mode not in IDENTITY_MODES:
             raise ValueError("unknown report type or identity mode")
         anonymous = draft.identity_mode == "anonymous"
+        if anonymous:
+            # The exact second would match the chat's last activity: keep only the hour.
+            now = now.replace(minute=0, second=0, microsecond=0)
         report = Report(
             code=await self._unused_code(),
             kind=draft.kind,
