@@ -14,21 +14,9 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-HEADER = (
-    "nik",
-    "no_kk",
-    "nama",
-    "tanggal_lahir",
-    "jenis_kelamin",
-    "alamat",
-    "rt",
-    "rw",
-    "kode_desa",
-    "nama_desa",
-    "program",
-    "status",
-    "periode",
-)
+from bot.services.registry_rows import COLUMNS
+
+HEADER = COLUMNS
 FIRST = ("SITI", "SRI", "DEWI", "BUDI", "AGUS", "JOKO", "WAHYU", "EKO", "NUR", "RINA", "ANI",
          "TUTI", "SLAMET", "DEDI", "IWAN", "FITRI", "INDAH", "RATNA", "YUSUF", "AHMAD")  # fmt: skip
 LAST = ("AMINAH", "RAHAYU", "LESTARI", "SANTOSO", "WIBOWO", "SETIAWAN", "HIDAYAT", "SUSANTI",

@@ -230,19 +230,7 @@ class ReportService:
             report.accused_officer_id = await self._named_officer(draft.subject)
         self.session.add(report)
         await self.session.flush()
-        assert report.id is not None
-        for item in draft.evidence:
-            self.session.add(
-                ReportEvidence(
-                    report_id=report.id,
-                    sha256=item.sha256,
-                    kind=item.kind,
-                    mime_type=item.mime_type,
-                    size=item.size,
-                    filename=item.filename[:200],
-                    received_at=item.received_at,
-                )
-            )
+        self._attach(report, draft.evidence, set())
         note = "accused officer named: admins only" if report.accused_officer_id else ""
         self._event(report, "filed", "resident", now, status_to="baru", internal_note=note)
         return report
@@ -252,28 +240,8 @@ class ReportService:
     ) -> None:
         """The resident adds to their open report instead of filing a second one."""
         assert report.id is not None
-        known = {
-            row.sha256
-            for row in (
-                await self.session.exec(
-                    select(ReportEvidence).where(ReportEvidence.report_id == report.id)
-                )
-            ).all()
-        }
-        for item in evidence:
-            if item.sha256 not in known:
-                known.add(item.sha256)
-                self.session.add(
-                    ReportEvidence(
-                        report_id=report.id,
-                        sha256=item.sha256,
-                        kind=item.kind,
-                        mime_type=item.mime_type,
-                        size=item.size,
-                        filename=item.filename[:200],
-                        received_at=item.received_at,
-                    )
-                )
+        statement = select(ReportEvidence.sha256).where(ReportEvidence.report_id == report.id)
+        self._attach(report, evidence, set((await self.session.exec(statement)).all()))
         report.last_resident_reply_at = now
         report.updated_at = now
         self.session.add(report)
@@ -651,6 +619,25 @@ class ReportService:
                 internal_note=internal_note,
             )
         )
+
+    def _attach(self, report: Report, files: Sequence[EvidenceFile], known: set[str]) -> None:
+        """Evidence rows for the files not attached yet (one row per content hash)."""
+        assert report.id is not None
+        for item in files:
+            if item.sha256 in known:
+                continue
+            known.add(item.sha256)
+            self.session.add(
+                ReportEvidence(
+                    report_id=report.id,
+                    sha256=item.sha256,
+                    kind=item.kind,
+                    mime_type=item.mime_type,
+                    size=item.size,
+                    filename=item.filename[:200],
+                    received_at=item.received_at,
+                )
+            )
 
     def _writer(self, viewer: Viewer) -> None:
         if viewer.role == "viewer":
