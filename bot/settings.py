@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     sla_auto_close_days: int = Field(default=10, ge=1, le=120)
     # Per report type, e.g. {"potongan": {"verify": 1, "follow_up": 3}}.
     sla_by_type: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # Training: hours a promoted resident has to confirm a freed seat.
+    training_offer_hours: int = Field(default=24, ge=1, le=24 * 14)
     # Extra days off (cuti bersama) on top of national holidays: ["2026-12-24"].
     extra_days_off: list[date] = Field(default_factory=list)
 

@@ -210,6 +210,8 @@ class Training(SQLModel, table=True):
     max_age: int | None = None
     village_code: str | None = Field(default=None, foreign_key="village.code")
     priority_recipients: bool = False
+    # The training's own questions, asked one by one at registration.
+    questions: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _created()
 
 
@@ -372,3 +374,48 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = _created()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TrainingRegistration(SQLModel, table=True):
+    """A seat (or a place on the waitlist) in one training session, one per NIK."""
+
+    __tablename__ = "training_registration"
+    __table_args__ = (
+        UniqueConstraint("session_id", "nik_hash", name="uq_training_registration"),
+        Index("ix_training_registration_session_status", "session_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=12, unique=True)
+    session_id: int = Field(foreign_key="training_session.id")
+    nik_hash: str = Field(max_length=64)
+    nik_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    full_name: str = Field(max_length=200)
+    phone: str = Field(max_length=20)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    identity_id: int | None = Field(default=None, foreign_key="channel_identity.id")
+    locale: str = Field(default="id", max_length=16)
+    # confirmed | waitlisted | offered | cancelled | expired
+    status: str = Field(max_length=16)
+    priority: bool = False  # a registered aid recipient, where the training gives priority
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    offered_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attended: bool | None = None
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ScheduledJob(SQLModel, table=True):
+    """Work due at a time (reminders, offer expiry): rows, so they survive a restart."""
+
+    __tablename__ = "scheduled_job"
+    __table_args__ = (Index("ix_scheduled_job_status_run_at", "status", "run_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    kind: str = Field(max_length=32)
+    run_at: datetime = Field(sa_type=UTCDateTime)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | done | cancelled
+    attempts: int = 0
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

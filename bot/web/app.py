@@ -19,6 +19,7 @@ from bot.engine import Engine, StorageUnavailable
 from bot.handlers.webchat import webchat_router
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
+from bot.workers import jobs as scheduled_jobs
 from bot.workers import report_clocks
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,19 @@ def create_app(
         except (DBAPIError, OSError) as error:
             # Start anyway: /healthz reports the outage and webhooks answer 503 until it ends.
             log.error("could not sync villages at start: %s", type(error).__name__)
-        clocks = asyncio.create_task(report_clocks.run_forever(runtime)) if run_workers else None
+        workers = (
+            [
+                asyncio.create_task(report_clocks.run_forever(runtime)),
+                asyncio.create_task(scheduled_jobs.run_forever(runtime)),
+            ]
+            if run_workers
+            else []
+        )
         yield
-        if clocks is not None:
-            clocks.cancel()
+        for worker in workers:
+            worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await clocks
+                await worker
         await runtime.db.dispose()
 
     app = FastAPI(
