@@ -32,7 +32,7 @@ from storage.types import utcnow
 RESIDENTS = 100
 MESSAGES_EACH = 5
 ROUNDS = 3
-SCRIPT = ("halo", "1", "4", "apa itu pkh", "menu")
+SCRIPT = ("halo", "1", "6", "apa itu pkh", "menu")
 
 
 async def _engine_round(engine: Engine, round_no: int) -> float:

@@ -117,6 +117,9 @@ class Reply:
     params: Params = field(default_factory=dict)
     choices: tuple[Choice, ...] = ()
     media: Media | None = None
+    # Ask for the resident's phone number with the platform's own button where it has one
+    # (Telegram's request_contact keyboard); elsewhere the resident types it.
+    ask_contact: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ async def test_two_messages_at_once_from_one_resident_never_interleave(
         await Chat(first, "race").agree()
         for _ in range(5):
             await asyncio.gather(
-                first.handle(Incoming("console", "race", text="4")),
+                first.handle(Incoming("console", "race", text="6")),
                 other.handle(Incoming("console", "race", text="menu")),
             )
         async with runtime.db.session() as session:

@@ -56,11 +56,13 @@ def default_registry() -> DialogRegistry:
     from bot.dialogs.faq import FaqDialog
     from bot.dialogs.language import LanguageDialog
     from bot.dialogs.menu import MenuDialog
+    from bot.dialogs.my_trainings import MyTrainingsDialog
     from bot.dialogs.privacy import PrivacyDialog
     from bot.dialogs.report import ReportDialog
     from bot.dialogs.scam import ScamDialog
     from bot.dialogs.status import StatusDialog
     from bot.dialogs.track import TrackDialog
+    from bot.dialogs.training import TrainingDialog
     from bot.dialogs.welcome import WelcomeDialog
 
     return DialogRegistry(
@@ -70,6 +72,8 @@ def default_registry() -> DialogRegistry:
             StatusDialog(),
             ReportDialog(),
             TrackDialog(),
+            TrainingDialog(),
+            MyTrainingsDialog(),
             FaqDialog(),
             ScamDialog(),
             PrivacyDialog(),

@@ -247,6 +247,15 @@ class TrainingService:
         )
         return (await self.session.exec(statement)).all()
 
+    async def registration_for(self, session_id: int, nik_hash: str) -> TrainingRegistration | None:
+        """This NIK's active registration for the session, if any."""
+        statement = select(TrainingRegistration).where(
+            TrainingRegistration.session_id == session_id,
+            TrainingRegistration.nik_hash == nik_hash,
+            col(TrainingRegistration.status).in_(ACTIVE),
+        )
+        return (await self.session.exec(statement)).first()
+
     async def by_code(self, code: str) -> TrainingRegistration | None:
         statement = select(TrainingRegistration).where(TrainingRegistration.code == code)
         return (await self.session.exec(statement)).first()

@@ -99,7 +99,7 @@ async def test_typed_numbers_select_choices(engine: Engine) -> None:
     chat = Chat(engine)
     await chat.say("halo")
     await chat.say("1")  # Setuju
-    await chat.say("5")  # Waspada penipuan
+    await chat.say("7")  # Waspada penipuan
     assert "Waspada penipuan bansos" in chat.text()
     await chat.say("99")  # no such choice: understood as text, not as a crash
     assert "belum paham" in chat.text()

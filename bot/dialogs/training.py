@@ -1,0 +1,382 @@
+"""Training registration ("Daftar pelatihan"): open sessions near the resident, details,
+then NIK, name, phone and the training's own questions, one at a time. The outcome is a
+seat with a code, or a place on the waitlist.
+
+```mermaid
+stateDiagram-v2
+    [*] --> list: open sessions, the resident's village first
+    list --> detail: a session
+    detail --> list: "pelatihan lain"
+    detail --> saved_nik: "daftar", a NIK was remembered
+    detail --> nik: "daftar"
+    saved_nik --> name: "pakai NIK tersimpan"
+    saved_nik --> nik: "NIK lain"
+    nik --> nik: not a NIK (length, date, region, photo)
+    nik --> [*]: not eligible (age, already registered), with the reason
+    nik --> name
+    name --> village: the training is for one village and the register does not know ours
+    name --> phone
+    village --> phone
+    phone --> phone: not a phone number
+    phone --> question: the training has questions
+    phone --> [*]: registered (seat and code) or waitlisted (position)
+    question --> question: the next question
+    question --> [*]: registered or waitlisted
+```
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+
+from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, stay
+from bot.intents import Intent
+from bot.messages import Choice, Reply
+from bot.services.names import normalise_name
+from bot.services.nik import InvalidNik, NikProblem, birth_date_from_nik, parse_nik
+from bot.services.pii import UnreadableSecret, mask_nik
+from bot.services.tickets import display_code
+from bot.services.trainings import (
+    AlreadyRegistered,
+    Applicant,
+    NotEligible,
+    SessionInfo,
+    SessionNotFound,
+    TrainingService,
+)
+from bot.services.villages import VillageDirectory
+
+SHOWN_SESSIONS = 9
+REGISTER = Choice("training:register", "training.register")
+OTHERS = Choice("training:list", "training.others")
+USE_SAVED = Choice("training:use_saved", "status.use_saved")
+OTHER_NIK = Choice("training:other_nik", "status.other_nik")
+MINE = Choice("menu:my_trainings", "menu.my_trainings")
+_PHONE = re.compile(r"^(?:\+?62|0)(8\d{8,11})$")
+_NIK_PROBLEMS = {
+    NikProblem.NO_DIGITS: "status.nik_no_digits",
+    NikProblem.SEVERAL_NUMBERS: "status.nik_several",
+    NikProblem.LENGTH: "status.nik_length",
+    NikProblem.BIRTH_DATE: "status.nik_birth_date",
+    NikProblem.REGION: "status.nik_region",
+}
+
+
+class Step(StrEnum):
+    LIST = "list"
+    DETAIL = "detail"
+    SAVED_NIK = "saved_nik"
+    NIK = "nik"
+    NAME = "name"
+    VILLAGE = "village"
+    PHONE = "phone"
+    QUESTION = "question"
+
+
+def phone_number(text: str) -> str | None:
+    """'0812-3456-7890', '+62 812 3456 7890' → '081234567890'; None if not a mobile number."""
+    digits = re.sub(r"[\s\-().]", "", text)
+    match = _PHONE.match(digits)
+    return "0" + match.group(1) if match else None
+
+
+class TrainingDialog(Dialog):
+    name = "training"
+    Step = Step
+    menu_key = "menu.training"
+    intents = (Intent.TRAINING,)
+
+    async def start(self, ctx: DialogContext) -> Outcome:
+        ctx.data.clear()
+        return await self._list(ctx)
+
+    async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
+        choice = ctx.incoming.choice_id or ""
+        if choice == OTHERS.id:
+            return await self._list(ctx)
+        if choice.startswith("training:session:"):
+            return await self._detail(ctx, int(choice.removeprefix("training:session:") or 0))
+        if step is Step.DETAIL and choice == REGISTER.id:
+            return await self._begin(ctx)
+        if step is Step.SAVED_NIK:
+            if choice == USE_SAVED.id and ctx.resident.saved_nik_encrypted:
+                try:
+                    nik = ctx.runtime.vault.decrypt(ctx.resident.saved_nik_encrypted)
+                except UnreadableSecret:
+                    return self._ask_nik()
+                return await self._nik(ctx, nik)
+            if choice == OTHER_NIK.id:
+                return self._ask_nik()
+        if step is Step.NIK:
+            if ctx.incoming.media is not None:
+                return self._ask_nik("status.no_photo")
+            try:
+                return await self._nik(ctx, parse_nik(ctx.text))
+            except InvalidNik as invalid:
+                return self._ask_nik(_NIK_PROBLEMS[invalid.problem], count=invalid.digits)
+        if step is Step.NAME:
+            return await self._name(ctx)
+        if step is Step.VILLAGE:
+            return await self._village(ctx)
+        if step is Step.PHONE:
+            return await self._phone(ctx)
+        if step is Step.QUESTION:
+            return await self._answer(ctx)
+        return await self._list(ctx)
+
+    # -- browsing ----------------------------------------------------------------------------
+
+    async def _list(self, ctx: DialogContext) -> Outcome:
+        service = _service(ctx)
+        home = None
+        if ctx.resident.saved_nik_hash:
+            home = await service.home_village(ctx.resident.saved_nik_hash)
+        sessions = (await service.open_sessions(ctx.now, home))[:SHOWN_SESSIONS]
+        if not sessions:
+            return finish(Reply("training.none_open"))
+        lines = [_line(ctx, info) for info in sessions]
+        choices = tuple(
+            Choice(
+                f"training:session:{info.session.id}",
+                "training.option",
+                {"title": info.training.title},
+            )
+            for info in sessions
+        )
+        listing = Reply(
+            "training.list", {"sessions": "\n".join(lines)}, choices=(*choices, MENU_CHOICE)
+        )
+        return stay(Step.LIST, listing)
+
+    async def _detail(self, ctx: DialogContext, session_id: int) -> Outcome:
+        try:
+            info = await _service(ctx).session_info(session_id)
+        except SessionNotFound:
+            return await self._list(ctx)
+        ctx.data.clear()
+        ctx.data["session"] = session_id
+        catalogs, locale, zone = ctx.runtime.catalogs, ctx.locale, ctx.runtime.settings.zone
+        training = info.training
+        rules = []
+        if training.min_age is not None or training.max_age is not None:
+            rules.append(
+                catalogs.t(
+                    locale,
+                    "training.rule_age",
+                    {"min": training.min_age or 0, "max": training.max_age or 99},
+                )
+            )
+        if training.village_code:
+            rules.append(
+                catalogs.t(locale, "training.rule_village", {"village": info.village_name})
+            )
+        if training.target_group:
+            rules.append(
+                catalogs.t(locale, "training.rule_group", {"group": training.target_group})
+            )
+        if training.priority_recipients:
+            rules.append(catalogs.t(locale, "training.rule_priority"))
+        seats = (
+            catalogs.t(locale, "training.seats_left", {"n": info.seats_left})
+            if info.seats_left
+            else catalogs.t(locale, "training.full")
+        )
+        params = {
+            "title": training.title,
+            "description": training.description,
+            "organiser": training.organiser,
+            "when": catalogs.when(locale, info.session.starts_at, zone),
+            "until": catalogs.when(locale, info.session.ends_at, zone, "format.time"),
+            "place": info.session.place,
+            "village": info.village_name,
+            "seats": seats,
+            "deadline": catalogs.when(locale, info.session.registration_deadline, zone),
+            "rules": "\n".join(rules) or catalogs.t(locale, "training.rule_open"),
+        }
+        return stay(
+            Step.DETAIL, Reply("training.detail", params, choices=(REGISTER, OTHERS, MENU_CHOICE))
+        )
+
+    # -- registering -------------------------------------------------------------------------
+
+    async def _begin(self, ctx: DialogContext) -> Outcome:
+        saved = ctx.resident.saved_nik_encrypted
+        if saved:
+            try:
+                masked = mask_nik(ctx.runtime.vault.decrypt(saved))
+            except UnreadableSecret:
+                return self._ask_nik()
+            offer = Reply(
+                "training.ask_saved_nik",
+                {"nik": masked},
+                choices=(USE_SAVED, OTHER_NIK, MENU_CHOICE),
+            )
+            return stay(Step.SAVED_NIK, offer)
+        return self._ask_nik()
+
+    def _ask_nik(self, key: str = "training.ask_nik", **params: str | int) -> Outcome:
+        return stay(Step.NIK, Reply(key, params, choices=(MENU_CHOICE,)))
+
+    async def _nik(self, ctx: DialogContext, nik: str) -> Outcome:
+        service = _service(ctx)
+        try:
+            info = await service.session_info(int(ctx.data.get("session", 0)))
+            birth = birth_date_from_nik(nik, ctx.now.astimezone(ctx.runtime.settings.zone).date())
+            nik_hash = ctx.runtime.vault.lookup_hash(nik)
+            home = await service.home_village(nik_hash)
+            service.check_eligible(info, Applicant(nik, birth, "", "", home), ctx.now)
+        except SessionNotFound:
+            return await self._list(ctx)
+        except InvalidNik:
+            return self._ask_nik("status.nik_birth_date")
+        except NotEligible as refused:
+            if refused.reason != "village" or home is not None:
+                return self._refuse(ctx, refused)
+        existing = await service.registration_for(info.session.id or 0, nik_hash)
+        if existing is not None:
+            params = {"code": display_code(existing.code), "status": _status(ctx, existing.status)}
+            return finish(Reply("training.already", params, choices=(MINE, MENU_CHOICE)))
+        ctx.data.update(nik_sealed=ctx.runtime.vault.encrypt(nik), birth=birth.isoformat())
+        if home is not None:
+            ctx.data["home"] = home
+        return stay(
+            Step.NAME, Reply("training.ask_name", {"nik": mask_nik(nik)}, choices=(MENU_CHOICE,))
+        )
+
+    async def _name(self, ctx: DialogContext) -> Outcome:
+        name = normalise_name(ctx.text)
+        if not name:
+            return stay(Step.NAME, Reply("status.name_needed", choices=(MENU_CHOICE,)))
+        ctx.data["name"] = name[:200]
+        info = await _service(ctx).session_info(int(ctx.data["session"]))
+        if info.training.village_code and not ctx.data.get("home"):
+            return stay(Step.VILLAGE, Reply("training.ask_village", choices=(MENU_CHOICE,)))
+        return self._ask_phone(ctx)
+
+    async def _village(self, ctx: DialogContext) -> Outcome:
+        village = await VillageDirectory(ctx.session).match(ctx.text) if ctx.text else None
+        if village is None:
+            return stay(Step.VILLAGE, Reply("training.ask_village", choices=(MENU_CHOICE,)))
+        ctx.data["home"] = village.code
+        return self._ask_phone(ctx)
+
+    def _ask_phone(self, ctx: DialogContext) -> Outcome:
+        return stay(
+            Step.PHONE, Reply("training.ask_phone", choices=(MENU_CHOICE,), ask_contact=True)
+        )
+
+    async def _phone(self, ctx: DialogContext) -> Outcome:
+        raw = ctx.incoming.contact.phone if ctx.incoming.contact else ctx.text
+        phone = phone_number(raw or "")
+        if phone is None:
+            return stay(
+                Step.PHONE, Reply("training.bad_phone", choices=(MENU_CHOICE,), ask_contact=True)
+            )
+        ctx.data["phone"] = phone
+        ctx.data["answers"] = {}
+        return await self._next_question(ctx)
+
+    async def _next_question(self, ctx: DialogContext) -> Outcome:
+        info = await _service(ctx).session_info(int(ctx.data["session"]))
+        answers: dict[str, str] = ctx.data.get("answers", {})
+        questions = [str(q) for q in info.training.questions]
+        if len(answers) < len(questions):
+            question = questions[len(answers)]
+            return stay(
+                Step.QUESTION,
+                Reply("training.question", {"question": question}, choices=(MENU_CHOICE,)),
+            )
+        return await self._register(ctx, info)
+
+    async def _answer(self, ctx: DialogContext) -> Outcome:
+        if not ctx.text:
+            return await self._next_question(ctx)
+        info = await _service(ctx).session_info(int(ctx.data["session"]))
+        answers: dict[str, str] = ctx.data.setdefault("answers", {})
+        questions = [str(q) for q in info.training.questions]
+        if len(answers) < len(questions):
+            answers[questions[len(answers)]] = ctx.text[:500]
+        return await self._next_question(ctx)
+
+    async def _register(self, ctx: DialogContext, info: SessionInfo) -> Outcome:
+        data = ctx.data
+        nik = ctx.runtime.vault.decrypt(str(data["nik_sealed"]))
+        applicant = Applicant(
+            nik=nik,
+            birth_date=date.fromisoformat(str(data["birth"])),
+            full_name=str(data["name"]),
+            phone=str(data["phone"]),
+            home_village=data.get("home"),
+            answers=dict(data.get("answers", {})),
+        )
+        service = _service(ctx)
+        try:
+            outcome = await service.register(
+                info.session.id or 0,
+                applicant,
+                ctx.now,
+                ctx.resident.id,
+                ctx.identity_id,
+                ctx.locale,
+            )
+        except NotEligible as refused:
+            return self._refuse(ctx, refused)
+        except AlreadyRegistered as already:
+            known = {
+                "code": display_code(already.registration.code),
+                "status": _status(ctx, already.registration.status),
+            }
+            return finish(Reply("training.already", known, choices=(MINE, MENU_CHOICE)))
+        data.clear()
+        catalogs, zone = ctx.runtime.catalogs, ctx.runtime.settings.zone
+        params: dict[str, str | int] = {
+            "title": info.training.title,
+            "code": display_code(outcome.registration.code),
+            "when": catalogs.when(ctx.locale, info.session.starts_at, zone),
+            "place": info.session.place,
+            "position": outcome.position,
+            "hours": ctx.runtime.settings.training_offer_hours,
+        }
+        key = "training.confirmed" if outcome.position == 0 else "training.waitlisted"
+        return finish(Reply(key, params, choices=(MINE, MENU_CHOICE)))
+
+    def _refuse(self, ctx: DialogContext, refused: NotEligible) -> Outcome:
+        ctx.data.clear()
+        params = {k: v for k, v in refused.params.items() if isinstance(v, (str, int))}
+        return stay(
+            Step.LIST,
+            Reply(f"training.not_eligible.{refused.reason}", params, choices=(OTHERS, MENU_CHOICE)),
+        )
+
+
+def _service(ctx: DialogContext) -> TrainingService:
+    runtime = ctx.runtime
+    return TrainingService(ctx.session, runtime.settings, runtime.catalogs, runtime.vault)
+
+
+def _status(ctx: DialogContext, status: str) -> str:
+    return ctx.runtime.catalogs.t(ctx.locale, f"training.status.{status}")
+
+
+def _line(ctx: DialogContext, info: SessionInfo) -> str:
+    catalogs, locale = ctx.runtime.catalogs, ctx.locale
+    seats = (
+        catalogs.t(locale, "training.seats_left", {"n": info.seats_left})
+        if info.seats_left
+        else catalogs.t(locale, "training.full")
+    )
+    return catalogs.t(
+        locale,
+        "training.line",
+        {
+            "title": info.training.title,
+            "when": catalogs.when(
+                locale, info.session.starts_at, ctx.runtime.settings.zone, "format.date"
+            ),
+            "place": info.session.place,
+            "village": info.village_name,
+            "seats": seats,
+        },
+    )
