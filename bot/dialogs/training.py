@@ -87,9 +87,14 @@ class TrainingDialog(Dialog):
     Step = Step
     menu_key = "menu.training"
     intents = (Intent.TRAINING,)
+    # A training in an old list (or a shared message) still opens its details.
+    global_choice_prefixes = ("training:session:",)
 
     async def start(self, ctx: DialogContext) -> Outcome:
         ctx.data.clear()
+        choice = ctx.incoming.choice_id or ""
+        if choice.startswith("training:session:"):
+            return await self._detail(ctx, _session_id(choice))
         return await self._list(ctx)
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
@@ -97,7 +102,7 @@ class TrainingDialog(Dialog):
         if choice == OTHERS.id:
             return await self._list(ctx)
         if choice.startswith("training:session:"):
-            return await self._detail(ctx, int(choice.removeprefix("training:session:") or 0))
+            return await self._detail(ctx, _session_id(choice))
         if step is Step.DETAIL and choice == REGISTER.id:
             return await self._begin(ctx)
         if step is Step.SAVED_NIK:
@@ -349,6 +354,11 @@ class TrainingDialog(Dialog):
             Step.LIST,
             Reply(f"training.not_eligible.{refused.reason}", params, choices=(OTHERS, MENU_CHOICE)),
         )
+
+
+def _session_id(choice: str) -> int:
+    number = choice.removeprefix("training:session:")
+    return int(number) if number.isdigit() else 0
 
 
 def _service(ctx: DialogContext) -> TrainingService:

@@ -184,7 +184,12 @@ class TrainingService:
         ).first()
         if existing is not None and existing.status in ACTIVE:
             raise AlreadyRegistered(existing)
-        registration = existing or TrainingRegistration(
+        if existing is not None:
+            # A new registration after a cancelled one joins the line anew: a fresh row (and
+            # id) keeps the waitlist in the order the session lock let people in.
+            await self.session.delete(existing)
+            await self.session.flush()
+        registration = TrainingRegistration(
             code=await self._unused_code(),
             session_id=session_id,
             nik_hash=nik_hash,
@@ -215,13 +220,8 @@ class TrainingService:
 
     async def waitlist_position(self, registration: TrainingRegistration) -> int:
         """1 for the next in line: aid recipients first where the training says so."""
-        earlier = or_(
-            col(TrainingRegistration.created_at) < registration.created_at,
-            and_(
-                col(TrainingRegistration.created_at) == registration.created_at,
-                col(TrainingRegistration.id) < (registration.id or 0),
-            ),
-        )
+        # The line is the order of ids: ids are drawn while the session row is locked.
+        earlier = col(TrainingRegistration.id) < (registration.id or 0)
         same_rank = and_(col(TrainingRegistration.priority) == registration.priority, earlier)
         before = (
             same_rank
@@ -304,11 +304,7 @@ class TrainingService:
                 TrainingRegistration.session_id == session_id,
                 TrainingRegistration.status == "waitlisted",
             )
-            .order_by(
-                col(TrainingRegistration.priority).desc(),
-                col(TrainingRegistration.created_at),
-                col(TrainingRegistration.id),
-            )
+            .order_by(col(TrainingRegistration.priority).desc(), col(TrainingRegistration.id))
             .limit(1)
         )
         nxt = (await self.session.exec(statement)).first()
