@@ -372,6 +372,38 @@ class TrainingService:
 
     # -- officers --------------------------------------------------------------------------------
 
+    async def save_training(self, actor: str, training: Training, now: datetime) -> Training:
+        """Create or edit a training (title, description, organiser, eligibility, questions)."""
+        low, high = training.min_age, training.max_age
+        if low is not None and high is not None and low > high:
+            raise TrainingError("min_age is above max_age")
+        self.session.add(training)
+        await self.session.flush()
+        self.audit.record(actor, "training.save", "ok", now, training=training.id)
+        return training
+
+    async def save_session(
+        self, actor: str, sitting: TrainingSession, now: datetime
+    ) -> TrainingSession:
+        """Create or edit a session. More seats are offered to the waitlist at once; fewer
+        seats than are already taken are refused."""
+        if sitting.ends_at <= sitting.starts_at:
+            raise TrainingError("a session must end after it starts")
+        if sitting.registration_deadline > sitting.starts_at:
+            raise TrainingError("registration must close before the session starts")
+        if sitting.id is not None:
+            await self._lock(sitting.id)
+            held = (await self._held_counts([sitting.id])).get(sitting.id, 0)
+            if sitting.seats < held:
+                raise TrainingError(f"{held} seats are already taken")
+        self.session.add(sitting)
+        await self.session.flush()
+        assert sitting.id is not None
+        while await self.offer_next(sitting.id, now) is not None:
+            pass
+        self.audit.record(actor, "training.session.save", "ok", now, session=sitting.id)
+        return sitting
+
     async def roster(self, session_id: int) -> dict[str, list[TrainingRegistration]]:
         statement = (
             select(TrainingRegistration)

@@ -15,6 +15,7 @@ from bot.services.trainings import (
     Applicant,
     NotEligible,
     Outcome,
+    TrainingError,
     TrainingService,
 )
 from bot.workers import jobs as jobs_worker
@@ -316,3 +317,50 @@ async def test_roster_attendance_export_and_figures(runtime: Runtime) -> None:
     row = figures[0]
     assert (row["seats"], row["confirmed"], row["fill_rate"]) == (4, 4, 1.0)
     assert row["attendance_rate"] == 0.75 and row["no_show_rate"] == 0.25
+
+
+async def test_officers_create_and_edit_trainings_and_sessions(runtime: Runtime) -> None:
+    session_id = await _training(runtime, seats=1)
+    holder = await _register(runtime, session_id, _applicant(1))
+    waiting = [await _register(runtime, session_id, _applicant(n)) for n in (2, 3)]
+    assert holder.position == 0 and [w.position for w in waiting] == [1, 2]
+    async with runtime.db.transaction() as session:
+        service = TrainingService(session, runtime.settings, runtime.catalogs, runtime.vault)
+        sitting = await session.get(TrainingSession, session_id)
+        assert sitting is not None
+        sitting.seats = 0
+        with pytest.raises(TrainingError, match="already taken"):
+            await service.save_session("officer:1", sitting, NOW)
+    async with runtime.db.transaction() as session:
+        service = TrainingService(session, runtime.settings, runtime.catalogs, runtime.vault)
+        sitting = await session.get(TrainingSession, session_id)
+        assert sitting is not None
+        sitting.seats = 3  # two more seats: both people waiting are offered one
+        await service.save_session("officer:1", sitting, NOW)
+        training = Training(
+            slug="komputer-dasar",
+            title="Komputer Dasar",
+            description="Mengetik dan surel.",
+            category="komputer",
+            organiser="SMK Sukamaju",
+            organiser_kind="dinas",
+            min_age=30,
+            max_age=18,
+        )
+        with pytest.raises(TrainingError, match="min_age"):
+            await service.save_training("officer:1", training, NOW)
+        training.max_age = 40
+        saved = await service.save_training("officer:1", training, NOW)
+        bad = TrainingSession(
+            training_id=saved.id or 0,
+            starts_at=START,
+            ends_at=START - timedelta(hours=1),
+            place="SMK",
+            village_code="3307992001",
+            seats=10,
+            registration_deadline=START - timedelta(days=1),
+        )
+        with pytest.raises(TrainingError, match="end after"):
+            await service.save_session("officer:1", bad, NOW)
+    roster = await _statuses(runtime, session_id)
+    assert len(roster["offered"]) == 2 and roster["waitlisted"] == []
