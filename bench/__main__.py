@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench import engine_steps
+from bench import engine_steps, registry
 
 if __name__ == "__main__":
     engine_steps.main()
+    registry.main()

@@ -96,9 +96,12 @@ class MyTrainingsDialog(Dialog):
             Choice(
                 f"my_trainings:view:{registration.code}",
                 "training.option",
-                {"title": training.title},
+                {
+                    "title": training.title,
+                    "date": catalogs.when(locale, session.starts_at, zone, "format.day"),
+                },
             )
-            for registration, _, training in rows[:9]
+            for registration, session, training in rows[:9]
         )
         return stay(
             Step.LIST,

@@ -142,11 +142,17 @@ class TrainingDialog(Dialog):
         if not sessions:
             return finish(Reply("training.none_open"))
         lines = [_line(ctx, info) for info in sessions]
+        zone = ctx.runtime.settings.zone
         choices = tuple(
             Choice(
                 f"training:session:{info.session.id}",
                 "training.option",
-                {"title": info.training.title},
+                {
+                    "title": info.training.title,
+                    "date": ctx.runtime.catalogs.when(
+                        ctx.locale, info.session.starts_at, zone, "format.day"
+                    ),
+                },
             )
             for info in sessions
         )
