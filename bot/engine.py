@@ -26,6 +26,7 @@ from bot.dialogs.registry import DialogRegistry, default_registry
 from bot.intents import Intent
 from bot.messages import Choice, Incoming, Reply, StepResult
 from bot.runtime import Runtime
+from bot.services.outbox import OutboxQueue
 from bot.services.residents import ResidentService
 from bot.text import clean, fold, redact_id_numbers, typed_number
 from storage.models import ChannelIdentity, Conversation, InboundEvent, MessageLog, Resident
@@ -65,13 +66,17 @@ class Engine:
         self.runtime = runtime
         self.dialogs = dialogs or default_registry()
 
-    async def handle(self, incoming: Incoming) -> StepResult:
-        """Run one step. Bad input never raises; a database outage raises StorageUnavailable."""
+    async def handle(self, incoming: Incoming, *, queue_replies: bool = False) -> StepResult:
+        """Run one step. Bad input never raises; a database outage raises StorageUnavailable.
+
+        `queue_replies` is for push channels (Telegram, WhatsApp): the replies become outbox
+        rows in the step's own transaction, so a reply is never lost nor sent twice.
+        """
         started = time.perf_counter()
         metrics = self.runtime.metrics
         try:
             try:
-                result = await self._run_with_retries(incoming)
+                result = await self._run_with_retries(incoming, queue_replies)
             except (DBAPIError, OSError, TimeoutError):
                 raise
             except Exception:
@@ -79,7 +84,7 @@ class Engine:
                     "engine step failed on %s; answering with an apology", incoming.channel
                 )
                 metrics.step_errors.labels(incoming.channel).inc()
-                result = await self._apologise(incoming)
+                result = await self._apologise(incoming, queue_replies)
         except (DBAPIError, OSError, TimeoutError) as error:
             metrics.step_errors.labels(incoming.channel).inc()
             raise StorageUnavailable(type(error).__name__) from error
@@ -91,11 +96,11 @@ class Engine:
             metrics.messages.labels(incoming.channel, "out").inc(len(result.replies))
         return result
 
-    async def _run_with_retries(self, incoming: Incoming) -> StepResult:
+    async def _run_with_retries(self, incoming: Incoming, queue_replies: bool) -> StepResult:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.runtime.db.transaction() as session:
-                    return await self._step(session, incoming)
+                    return await self._step(session, incoming, queue_replies)
             except IntegrityError:
                 # Another instance created the same identity or event first: look again.
                 if attempt == ATTEMPTS:
@@ -105,7 +110,9 @@ class Engine:
                     raise
         raise AssertionError("unreachable")
 
-    async def _step(self, session: AsyncSession, incoming: Incoming) -> StepResult:
+    async def _step(
+        self, session: AsyncSession, incoming: Incoming, queue_replies: bool
+    ) -> StepResult:
         now = utcnow()
         event = await self._record_event(session, incoming)
         if event is not None and event.status == "processed":
@@ -137,9 +144,13 @@ class Engine:
         identity.last_inbound_at = now
         session.add(identity)
         self._log(session, identity, incoming, turn.locale, turn.replies, event, turn.conceal_log)
+        if queue_replies:
+            await self._queue(session, identity, turn.locale, turn.replies)
         if event is not None:
-            if turn.conceal_log:
-                event.payload = {}  # its choice ids and file hashes would link the report
+            if turn.conceal_log or "sealed" in event.payload:
+                # Concealed: its choice ids and file hashes would link the report. Sealed:
+                # the raw platform update is only needed until it has been processed.
+                event.payload = {}
             event.status = "processed"
             event.processed_at = now
             event.attempts += 1
@@ -402,7 +413,18 @@ class Engine:
                 )
             )
 
-    async def _apologise(self, incoming: Incoming) -> StepResult:
+    async def _queue(
+        self,
+        session: AsyncSession,
+        identity: ChannelIdentity,
+        locale: str,
+        replies: Sequence[Reply],
+    ) -> None:
+        outbox = OutboxQueue(session, self.runtime.catalogs)
+        for reply in replies:
+            await outbox.queue_reply(identity, locale, reply)
+
+    async def _apologise(self, incoming: Incoming, queue_replies: bool = False) -> StepResult:
         """After a failed step: log the message and apologise, leaving the state as it was."""
         reply = Reply("common.error", choices=_menu_only())
         async with self.runtime.db.transaction() as session:
@@ -411,6 +433,8 @@ class Engine:
             assert resident is not None
             locale = self.runtime.catalogs.normalize_locale(resident.locale)
             self._log(session, identity, incoming, locale, [reply], None)
+            if queue_replies:
+                await self._queue(session, identity, locale, [reply])
         return StepResult(locale, (reply,))
 
 

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_secret: SecretStr | None = None
     telegram_officer_chat_id: int | None = None
+    # Outbound limits (Telegram: about 30 messages/s per bot, 1/s per chat with short bursts).
+    telegram_messages_per_second: float = Field(default=30.0, gt=0, le=1000)
+    telegram_chat_burst: int = Field(default=3, ge=1, le=20)
+    telegram_chat_seconds: float = Field(default=1.0, ge=0, le=60)
 
     whatsapp_access_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None

@@ -57,6 +57,8 @@ class ChannelIdentity(SQLModel, table=True):
     resident_id: int = Field(foreign_key="resident.id", index=True)
     phone: str | None = Field(default=None, max_length=32)
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the platform says we can no longer reach this chat (blocked the bot).
+    unreachable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 
 
@@ -368,10 +370,12 @@ class Outbox(SQLModel, table=True):
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     choices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
+    ask_contact: bool = False  # show the platform's share-contact button with this message
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     status: str = Field(default="pending", max_length=16)
     reason: str = Field(default="", max_length=300)
     attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

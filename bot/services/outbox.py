@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Catalogs
-from bot.messages import Choice
+from bot.messages import Choice, Reply
 from storage.models import ChannelIdentity, MessageLog, Outbox
 from storage.repositories import outbox as outbox_repo
 
@@ -23,6 +23,22 @@ class OutboxQueue:
     def __init__(self, session: AsyncSession, catalogs: Catalogs) -> None:
         self.session = session
         self.catalogs = catalogs
+
+    async def queue_reply(self, identity: ChannelIdentity, locale: str, reply: Reply) -> Outbox:
+        """A conversation reply, for channels that deliver through the outbox."""
+        assert identity.id is not None
+        row = Outbox(
+            identity_id=identity.id,
+            channel=identity.channel,
+            locale=locale,
+            message_key=reply.key,
+            params=dict(reply.params),
+            choices=[[c.id, c.key, dict(c.params)] for c in reply.choices],
+            text=self.catalogs.t(locale, reply.key, reply.params),
+            ask_contact=reply.ask_contact,
+        )
+        self.session.add(row)
+        return row
 
     async def queue(
         self,

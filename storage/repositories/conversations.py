@@ -47,8 +47,13 @@ async def lock_conversation(session: AsyncSession, identity_id: int) -> Conversa
 async def find_inbound_event(
     session: AsyncSession, channel: str, platform_id: str
 ) -> InboundEvent | None:
-    statement = select(InboundEvent).where(
-        InboundEvent.channel == channel, InboundEvent.platform_id == platform_id
+    """The event, row-locked: two workers handed the same update take turns, and the second
+    sees it processed (SQLite has one writer anyway)."""
+    statement = (
+        select(InboundEvent)
+        .where(InboundEvent.channel == channel, InboundEvent.platform_id == platform_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return (await session.exec(statement)).first()
 
