@@ -139,17 +139,17 @@ class FakeTelegram:
             return _ok(True)
         return await handler(params)  # type: ignore[no-any-return]
 
-    async def _getMe(self, _: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _getMe(self, _: dict[str, Any]) -> web.Response:
         return _ok({"id": 1, "is_bot": True, "first_name": "Bansos", "username": "bansos_bot"})
 
-    async def _getUpdates(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _getUpdates(self, params: dict[str, Any]) -> web.Response:
         offset = int(params.get("offset") or 0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         if not self.updates:
             await asyncio.sleep(min(float(params.get("timeout") or 0), 0.05))
         return _ok(self.updates[: int(params.get("limit") or 100)])
 
-    async def _sendMessage(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _sendMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])
         if chat_id in self.blocked_chats:
             return _error(403, "Forbidden: bot was blocked by the user")
@@ -171,10 +171,10 @@ class FakeTelegram:
             }
         )
 
-    async def _editMessageText(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _editMessageText(self, params: dict[str, Any]) -> web.Response:
         return await self._sendMessage(params)
 
-    async def _getFile(self, params: dict[str, Any]) -> web.Response:  # noqa: N802
+    async def _getFile(self, params: dict[str, Any]) -> web.Response:
         file_id = str(params["file_id"])
         if file_id not in self.files:
             return _error(400, "Bad Request: invalid file_id")
