@@ -203,7 +203,8 @@ class Engine:
         text = clean(incoming.text) if incoming.text is not None else ""
         if incoming.kind == "text":
             if not text:
-                turn.replies.append(Reply("common.empty", choices=offered or _menu_only()))
+                key = "common.unsupported" if incoming.unsupported else "common.empty"
+                turn.replies.append(Reply(key, choices=offered or _menu_only()))
                 return None
             if len(text) > self.runtime.settings.max_message_chars:
                 params = {"max": self.runtime.settings.max_message_chars, "length": len(text)}

@@ -60,6 +60,8 @@ class Incoming:
     platform_id: str | None = None
     sender_name: str | None = None
     received_at: datetime = field(default_factory=utcnow)
+    # Something the channel cannot pass on (a sticker, a poll): answered politely.
+    unsupported: bool = False
 
     @property
     def kind(self) -> str:

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -16,6 +18,17 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.telegram import (
+    ALLOWED_UPDATES,
+    TelegramChannel,
+    TelegramInbox,
+    TelegramSender,
+    make_bot,
+    poll_forever,
+    set_commands,
+    telegram_router,
+    work_forever,
+)
 from bot.handlers.webchat import webchat_router
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
@@ -31,6 +44,8 @@ def create_app(
 ) -> FastAPI:
     """The app; `run_workers` starts the background loops (on for `bansos serve`)."""
     engine = engine or Engine(runtime)
+    telegram_wake = asyncio.Event()
+    telegram_inbox = TelegramInbox(runtime) if runtime.settings.telegram_enabled else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,11 +63,17 @@ def create_app(
             if run_workers
             else []
         )
+        bot = None
+        if run_workers and telegram_inbox is not None:
+            bot = make_bot(runtime)
+            workers += await _start_telegram(runtime, engine, bot, telegram_inbox, telegram_wake)
         yield
         for worker in workers:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+        if bot is not None:
+            await bot.session.close()
         await runtime.db.dispose()
 
     app = FastAPI(
@@ -65,6 +86,8 @@ def create_app(
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(webchat_router(engine, templates))
+    if telegram_inbox is not None:
+        app.include_router(telegram_router(runtime, telegram_inbox, telegram_wake))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -87,3 +110,28 @@ def create_app(
         return JSONResponse({"error": "service temporarily unavailable"}, status_code=503)
 
     return app
+
+
+async def _start_telegram(
+    runtime: Runtime, engine: Engine, bot: Bot, inbox: TelegramInbox, wake: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """Commands, then a webhook (BASE_URL set) or long polling, and the worker."""
+    settings = runtime.settings
+    tasks = []
+    try:
+        await set_commands(bot, runtime)
+        if settings.base_url:
+            secret = settings.telegram_webhook_secret
+            await bot.set_webhook(
+                url=settings.base_url.rstrip("/") + "/webhooks/telegram",
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        else:
+            tasks.append(asyncio.create_task(poll_forever(bot, inbox, wake)))
+    except TelegramAPIError as error:
+        log.error("telegram start-up call failed: %s", error)
+    channel = TelegramChannel(runtime, engine, bot)
+    tasks.append(asyncio.create_task(work_forever(channel, TelegramSender(runtime, bot), wake)))
+    return tasks

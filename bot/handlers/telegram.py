@@ -1,0 +1,538 @@
+"""The Telegram channel on aiogram 3: a thin adapter over the engine (DESIGN.md rules 1-3).
+
+Inbound: every update (webhook or long polling) is sealed (encrypted: it may hold a NIK)
+and stored, unique on `update_id`, before Telegram is answered or the polling offset moves.
+A worker turns stored updates into `Incoming` and runs the engine with `queue_replies`, so
+each step's replies become outbox rows in the same transaction.
+
+Outbound: the sender claims pending outbox rows, renders them (HTML-escaped text split at
+4,096 characters, inline keyboards with `callback_data` ≤ 64 bytes, a contact button when a
+reply asks for the phone) and sends them within Telegram's limits: about 30 messages a
+second per bot, short bursts then one a second per chat; a 429 pauses all sends for its
+`retry_after`; 5xx and network errors back off; a 403 marks the chat unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import html
+import io
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import col, select
+
+from bot.engine import Engine, StorageUnavailable
+from bot.messages import Channel, Contact, Incoming, Location, Media
+from bot.runtime import Runtime
+from bot.services.media import MB, MediaStore
+from storage.models import ChannelIdentity, InboundEvent, Outbox
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+TEXT_LIMIT = 4096
+CALLBACK_LIMIT = 64
+DOWNLOAD_LIMIT = 20 * MB  # the Bot API's getFile limit
+SHORT_LABEL = 16
+COMMAND_WORDS = {
+    "start": "menu",
+    "menu": "menu",
+    "bantuan": "bantuan",
+    "bahasa": "bahasa",
+    "batal": "batal",
+    "help": "bantuan",
+    "language": "bahasa",
+    "cancel": "batal",
+}
+BACKOFF_CAP = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+def make_bot(runtime: Runtime) -> Bot:
+    settings = runtime.settings
+    assert settings.telegram_bot_token is not None
+    server = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+    return Bot(settings.telegram_bot_token.get_secret_value(), session=AiohttpSession(api=server))
+
+
+# -- inbound -------------------------------------------------------------------------------
+
+
+class TelegramInbox:
+    """Stores updates before anything else happens (webhook 200 / polling offset)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def store(self, update: dict[str, Any]) -> bool:
+        """True for a new update; False for one already stored (a redelivery)."""
+        update_id = update.get("update_id")
+        if not isinstance(update_id, int):
+            raise ValueError("an update needs an integer update_id")
+        sealed = self.runtime.vault.encrypt(json.dumps(update, ensure_ascii=False))
+        try:
+            async with self.runtime.db.transaction() as session:
+                existing = await session.exec(
+                    select(InboundEvent.id).where(
+                        InboundEvent.channel == Channel.TELEGRAM,
+                        InboundEvent.platform_id == str(update_id),
+                    )
+                )
+                if existing.first() is not None:
+                    return False
+                session.add(
+                    InboundEvent(
+                        channel=Channel.TELEGRAM,
+                        platform_id=str(update_id),
+                        payload={"sealed": sealed},
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+
+class TelegramChannel:
+    """Turns stored updates into engine steps."""
+
+    def __init__(self, runtime: Runtime, engine: Engine, bot: Bot) -> None:
+        self.runtime = runtime
+        self.engine = engine
+        self.bot = bot
+        self.media = MediaStore(runtime.settings.media_dir)
+
+    async def process_pending(self, limit: int = 100) -> int:
+        """Handle every stored, unprocessed update, oldest first; returns how many."""
+        async with self.runtime.db.session() as session:
+            rows = (
+                await session.exec(
+                    select(InboundEvent)
+                    .where(
+                        InboundEvent.channel == Channel.TELEGRAM,
+                        InboundEvent.status == "received",
+                    )
+                    .order_by(col(InboundEvent.id))
+                    .limit(limit)
+                )
+            ).all()
+        handled = 0
+        for row in rows:
+            sealed = row.payload.get("sealed")
+            if not isinstance(sealed, str):
+                await self._mark_ignored(row.id or 0)
+                continue
+            update = json.loads(self.runtime.vault.decrypt(sealed))
+            incoming = await self.to_incoming(update)
+            if incoming is None:
+                await self._mark_ignored(row.id or 0)
+            else:
+                await self.engine.handle(incoming, queue_replies=True)
+            handled += 1
+        return handled
+
+    async def _mark_ignored(self, event_id: int) -> None:
+        async with self.runtime.db.transaction() as session:
+            event = await session.get(InboundEvent, event_id)
+            if event is not None:
+                event.status, event.payload, event.processed_at = "processed", {}, utcnow()
+                session.add(event)
+
+    async def to_incoming(self, update: dict[str, Any]) -> Incoming | None:
+        """The engine's view of an update; None for what we do not handle (groups, edits…)."""
+        platform_id = str(update["update_id"])
+        query = update.get("callback_query")
+        if isinstance(query, dict):
+            with contextlib.suppress(TelegramAPIError):
+                await self.bot.answer_callback_query(str(query["id"]))  # stop the spinner
+            chat = (query.get("message") or {}).get("chat") or {}
+            if chat.get("type", "private") != "private":
+                return None
+            sender = query.get("from") or {}
+            return Incoming(
+                channel=Channel.TELEGRAM,
+                sender_id=str(sender.get("id")),
+                choice_id=str(query.get("data") or "")[:CALLBACK_LIMIT] or None,
+                platform_id=platform_id,
+                sender_name=sender.get("first_name"),
+            )
+        message = update.get("message")
+        if not isinstance(message, dict) or (message.get("chat") or {}).get("type") != "private":
+            return None
+        sender = message.get("from") or {}
+        base: dict[str, Any] = {
+            "channel": Channel.TELEGRAM,
+            "sender_id": str(sender.get("id")),
+            "platform_id": platform_id,
+            "sender_name": sender.get("first_name"),
+        }
+        if isinstance(message.get("text"), str):
+            return Incoming(text=_command_word(message["text"]), **base)
+        if isinstance(message.get("contact"), dict):
+            contact = message["contact"]
+            return Incoming(contact=Contact(str(contact.get("phone_number", ""))), **base)
+        if isinstance(message.get("location"), dict):
+            where = message["location"]
+            return Incoming(
+                location=Location(float(where["latitude"]), float(where["longitude"])), **base
+            )
+        media = await self._media(message)
+        if media is not None:
+            return Incoming(media=media, text=message.get("caption"), **base)
+        return Incoming(unsupported=True, **base)
+
+    async def _media(self, message: dict[str, Any]) -> Media | None:
+        for kind, field_name, default_mime in (
+            ("photo", "photo", "image/jpeg"),
+            ("document", "document", "application/octet-stream"),
+            ("voice", "voice", "audio/ogg"),
+            ("audio", "audio", "audio/mpeg"),
+            ("video", "video", "video/mp4"),
+        ):
+            item = message.get(field_name)
+            if isinstance(item, list):  # photos come in several sizes: take the largest
+                item = item[-1] if item else None
+            if not isinstance(item, dict):
+                continue
+            size = int(item.get("file_size") or 0)
+            mime = str(item.get("mime_type") or default_mime)
+            if size > DOWNLOAD_LIMIT:
+                return Media(kind=kind, ref="too-big", mime_type=mime, size=size)
+            content = await self._download(str(item["file_id"]))
+            if content is None:
+                return Media(kind=kind, ref="missing", mime_type=mime, size=size)
+            sha = self.media.store(content)
+            return Media(kind, sha, mime, len(content), item.get("file_name"))
+        return None
+
+    async def _download(self, file_id: str) -> bytes | None:
+        try:
+            info = await self.bot.get_file(file_id)
+            if info.file_path is None:
+                return None
+            buffer = io.BytesIO()
+            await self.bot.download_file(info.file_path, buffer)
+            return buffer.getvalue()
+        except (TelegramAPIError, OSError) as error:
+            log.warning("telegram file download failed: %s", type(error).__name__)
+            return None
+
+
+def _command_word(text: str) -> str:
+    """'/start ref123' → 'menu', '/bahasa@bansos_bot' → 'bahasa'; other text as typed."""
+    if not text.startswith("/"):
+        return text
+    command = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:] else ""
+    return COMMAND_WORDS.get(command, text)
+
+
+def telegram_router(runtime: Runtime, inbox: TelegramInbox, wake: asyncio.Event) -> APIRouter:
+    router = APIRouter(tags=["telegram"])
+    secret = runtime.settings.telegram_webhook_secret
+
+    @router.post("/webhooks/telegram", include_in_schema=False)
+    async def webhook(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = secret.get_secret_value() if secret else ""
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        try:
+            update = json.loads(await request.body())
+            if not isinstance(update, dict):
+                raise ValueError("not an object")
+            await inbox.store(update)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("telegram webhook: unusable body ignored")
+            return JSONResponse({"ok": True})  # answered, so Telegram does not retry it forever
+        except (DBAPIError, OSError) as error:
+            raise StorageUnavailable(type(error).__name__) from error
+        wake.set()
+        return JSONResponse({"ok": True})
+
+    return router
+
+
+async def poll_forever(bot: Bot, inbox: TelegramInbox, wake: asyncio.Event) -> None:
+    """Long polling: the offset moves past an update only once it is stored."""
+    offset: int | None = None
+    await bot.delete_webhook(drop_pending_updates=False)
+    while True:
+        try:
+            updates = await bot.get_updates(
+                offset=offset, timeout=25, allowed_updates=ALLOWED_UPDATES
+            )
+            for update in updates:
+                await inbox.store(update.model_dump(mode="json", exclude_none=True, by_alias=True))
+                offset = update.update_id + 1
+            if updates:
+                wake.set()
+        except (TelegramNetworkError, TelegramServerError, DBAPIError, OSError) as error:
+            log.warning("telegram polling paused: %s", type(error).__name__)
+            await asyncio.sleep(5)
+
+
+# -- outbound --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Bucket:
+    capacity: float
+    rate: float  # tokens per second
+    tokens: float
+    stamp: float
+
+    def wait_time(self, now: float) -> float:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
+class TelegramSender:
+    """Delivers pending outbox rows of the Telegram channel, in order per chat."""
+
+    def __init__(self, runtime: Runtime, bot: Bot) -> None:
+        self.runtime = runtime
+        self.bot = bot
+        settings = runtime.settings
+        rate = settings.telegram_messages_per_second
+        self._global = _Bucket(rate, rate, rate, time.monotonic())
+        self._chats: dict[str, _Bucket] = {}
+        self._paused_until = 0.0
+
+    def _chat_bucket(self, chat_id: str) -> _Bucket:
+        settings = self.runtime.settings
+        if chat_id not in self._chats:
+            per_second = (
+                1 / settings.telegram_chat_seconds if settings.telegram_chat_seconds else 1000.0
+            )
+            burst = float(settings.telegram_chat_burst)
+            self._chats[chat_id] = _Bucket(burst, per_second, burst, time.monotonic())
+        return self._chats[chat_id]
+
+    async def send_pending(self, limit: int = 50) -> int:
+        """One pass: claim due rows, send them, record what happened. Returns rows sent."""
+        if time.monotonic() < self._paused_until:
+            return 0
+        claimed = await self._claim(limit)
+        held: set[int] = set()
+        results: dict[int, tuple[str, str, datetime | None]] = {}
+        unreachable: set[int] = set()
+        sent = 0
+        for row, chat_id in claimed:
+            assert row.id is not None
+            if row.identity_id in held or time.monotonic() < self._paused_until:
+                results[row.id] = ("pending", row.reason, row.next_attempt_at)
+                continue
+            if row.identity_id in unreachable:
+                results[row.id] = ("skipped", "unreachable", None)
+                continue
+            outcome = await self._send(row, chat_id)
+            results[row.id] = outcome
+            if outcome[0] == "sent":
+                sent += 1
+            elif outcome[0] == "failed" and outcome[1] == "blocked":
+                unreachable.add(row.identity_id)
+            elif outcome[0] == "pending":
+                held.add(row.identity_id)  # keep this chat's order: later rows wait too
+        await self._record(claimed, results, unreachable)
+        return sent
+
+    async def _claim(self, limit: int) -> list[tuple[Outbox, str]]:
+        now = utcnow()
+        async with self.runtime.db.transaction() as session:
+            statement = (
+                select(Outbox, ChannelIdentity)
+                .join(ChannelIdentity, col(ChannelIdentity.id) == col(Outbox.identity_id))
+                .where(
+                    Outbox.channel == Channel.TELEGRAM,
+                    Outbox.status == "pending",
+                    (col(Outbox.next_attempt_at).is_(None)) | (col(Outbox.next_attempt_at) <= now),
+                )
+                .order_by(col(Outbox.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Outbox)
+            )
+            rows = (await session.exec(statement)).all()
+            claimed = []
+            for row, identity in rows:
+                if identity.unreachable_at is not None:
+                    row.status, row.reason = "skipped", "unreachable"
+                else:
+                    row.status = "sending"
+                    claimed.append((row, identity.external_id))
+                session.add(row)
+            return claimed
+
+    async def _send(self, row: Outbox, chat_id: str) -> tuple[str, str, datetime | None]:
+        chunks = split_text(html.escape(row.text))
+        markup = self._markup(row)
+        try:
+            for index, chunk in enumerate(chunks):
+                await self._wait_turn(chat_id)
+                last = index == len(chunks) - 1
+                await self.bot.send_message(
+                    chat_id=int(chat_id), text=chunk, parse_mode="HTML",
+                    reply_markup=markup if last else None,
+                )  # fmt: skip
+        except TelegramRetryAfter as error:
+            self._paused_until = time.monotonic() + error.retry_after
+            return "pending", "429", utcnow() + timedelta(seconds=error.retry_after)
+        except TelegramForbiddenError:
+            return "failed", "blocked", None
+        except (TelegramServerError, TelegramNetworkError) as error:
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                return "failed", type(error).__name__, None
+            delay = min(timedelta(seconds=2 ** (row.attempts + 1)), BACKOFF_CAP)
+            return "pending", type(error).__name__, utcnow() + delay
+        except TelegramBadRequest as error:
+            log.error("telegram refused outbox row %s: %s", row.id, error.message)
+            return "failed", error.message[:300], None
+        return "sent", "", None
+
+    async def _wait_turn(self, chat_id: str) -> None:
+        bucket = self._chat_bucket(chat_id)
+        while True:
+            now = time.monotonic()
+            pause = max(
+                self._paused_until - now, bucket.wait_time(now), self._global.wait_time(now)
+            )
+            if pause <= 0:
+                bucket.take()
+                self._global.take()
+                return
+            await asyncio.sleep(pause)
+
+    def _markup(self, row: Outbox) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+        catalogs = self.runtime.catalogs
+        if row.ask_contact:
+            label = catalogs.t(row.locale, "telegram.share_contact")
+            return ReplyKeyboardMarkup(
+                keyboard=[[KeyboardButton(text=label, request_contact=True)]],
+                resize_keyboard=True,
+                one_time_keyboard=True,
+            )
+        buttons = [
+            InlineKeyboardButton(
+                text=catalogs.t(row.locale, str(choice[1]), dict(choice[2])),
+                callback_data=str(choice[0]),
+            )
+            for choice in row.choices
+            if len(str(choice[0]).encode()) <= CALLBACK_LIMIT
+        ]
+        if not buttons:
+            return None
+        return InlineKeyboardMarkup(inline_keyboard=keyboard_rows(buttons))
+
+    async def _record(
+        self,
+        claimed: Sequence[tuple[Outbox, str]],
+        results: dict[int, tuple[str, str, datetime | None]],
+        unreachable: set[int],
+    ) -> None:
+        now = utcnow()
+        async with self.runtime.db.transaction() as session:
+            for row, _ in claimed:
+                stored = await session.get(Outbox, row.id)
+                if stored is None or row.id not in results:
+                    continue
+                status, reason, retry_at = results[row.id]
+                stored.status, stored.reason, stored.next_attempt_at = status, reason, retry_at
+                if status in ("sent", "failed") or reason not in ("", "429"):
+                    stored.attempts += 1
+                if status == "sent":
+                    stored.sent_at = now
+                session.add(stored)
+            for identity_id in unreachable:
+                identity = await session.get(ChannelIdentity, identity_id)
+                if identity is not None:
+                    identity.unreachable_at = now
+                    session.add(identity)
+
+
+def keyboard_rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    """Two short buttons to a row on a phone screen, long ones alone; at most 8 per row."""
+    per_row = 2 if all(len(b.text) <= SHORT_LABEL for b in buttons) else 1
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Chunks of at most `limit` characters, cut at paragraph, line or word boundaries."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut <= 0:
+            cut = limit
+        # Never cut inside an HTML entity such as "&amp;".
+        amp = window.rfind("&", 0, cut)
+        if amp != -1 and ";" not in window[amp:cut]:
+            cut = amp or cut
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n ")
+    if rest.strip() or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+async def set_commands(bot: Bot, runtime: Runtime) -> None:
+    """The command menu in Indonesian and English."""
+    for locale in runtime.catalogs.locales:
+        commands = [
+            BotCommand(
+                command=name, description=runtime.catalogs.t(locale, f"telegram.command.{name}")
+            )
+            for name in ("menu", "bantuan", "bahasa", "batal")
+        ]
+        language = None if locale == runtime.settings.default_locale else locale
+        await bot.set_my_commands(commands, language_code=language)
+
+
+async def work_forever(
+    channel: TelegramChannel, sender: TelegramSender, wake: asyncio.Event, interval: float = 1.0
+) -> None:
+    """Process stored updates and send the outbox, woken early by new updates."""
+    while True:
+        try:
+            await channel.process_pending()
+            await sender.send_pending()
+        except (DBAPIError, OSError, StorageUnavailable) as error:
+            log.error("telegram worker paused: %s", type(error).__name__)
+        except Exception:
+            log.exception("telegram worker pass failed")
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=interval)

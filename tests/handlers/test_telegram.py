@@ -1,0 +1,232 @@
+"""The Telegram channel end to end: the real aiogram client against the fake Bot API server,
+webhooks over HTTP into the app, the engine, the outbox and the rate-limited sender."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from aiogram.types import InlineKeyboardButton
+from pydantic import SecretStr
+from sqlmodel import col, func, select
+
+from bot.engine import Engine
+from bot.handlers.telegram import (
+    TelegramChannel,
+    TelegramInbox,
+    TelegramSender,
+    keyboard_rows,
+    make_bot,
+    split_text,
+)
+from bot.runtime import Runtime, build_runtime
+from bot.services.demo import SHOWCASE, seed_demo
+from bot.web.app import create_app
+from storage.models import ChannelIdentity, InboundEvent, Outbox, Village
+from tests.fakes.telegram_api import FakeTelegram
+
+SECRET = "s3cret-token-for-tests"
+CHAT = 5550001
+
+
+@dataclass
+class Rig:
+    fake: FakeTelegram
+    runtime: Runtime
+    channel: TelegramChannel
+    sender: TelegramSender
+    inbox: TelegramInbox
+    client: httpx.AsyncClient
+
+    async def post(self, update: dict[str, object], secret: str | None = SECRET) -> int:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        response = await self.client.post("/webhooks/telegram", json=update, headers=headers)
+        return response.status_code
+
+    async def settle(self) -> None:
+        """Let the worker run: process stored updates, then send the outbox."""
+        await self.channel.process_pending()
+        while await self.sender.send_pending():
+            pass
+
+    async def say(self, text: str, chat: int = CHAT) -> list[str]:
+        before = len(self.fake.texts(chat))
+        assert await self.post(self.fake.message(chat, text)) == 200
+        await self.settle()
+        return self.fake.texts(chat)[before:]
+
+    async def tap(self, data: str, chat: int = CHAT) -> list[str]:
+        before = len(self.fake.texts(chat))
+        assert await self.post(self.fake.tap(chat, data)) == 200
+        await self.settle()
+        return self.fake.texts(chat)[before:]
+
+    def buttons(self, chat: int = CHAT) -> list[str]:
+        markup = self.fake.sent(chat)[-1].get("reply_markup") or {}
+        return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+@pytest.fixture
+async def rig(runtime: Runtime) -> AsyncIterator[Rig]:
+    fake = FakeTelegram()
+    await fake.start()
+    settings = runtime.settings.model_copy(
+        update={
+            "telegram_bot_token": SecretStr(fake.token),
+            "telegram_api_url": fake.base_url,
+            "telegram_webhook_secret": SecretStr(SECRET),
+            "telegram_chat_seconds": 0.0,
+        }
+    )
+    tg_runtime = build_runtime(settings, runtime.db)
+    engine = Engine(tg_runtime)
+    bot = make_bot(tg_runtime)
+    app = create_app(tg_runtime, engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Rig(
+            fake,
+            tg_runtime,
+            TelegramChannel(tg_runtime, engine, bot),
+            TelegramSender(tg_runtime, bot),
+            TelegramInbox(tg_runtime),
+            client,
+        )
+    await bot.session.close()
+    await fake.stop()
+
+
+async def test_a_status_check_on_telegram_with_buttons(rig: Rig) -> None:
+    await seed_demo(rig.runtime.db, rig.runtime.vault)
+    first = await rig.say("/start")
+    assert any("Selamat datang" in text for text in first)
+    assert "welcome:agree" in rig.buttons()
+    assert rig.fake.sent(CHAT)[-1]["parse_mode"] == "HTML"
+    menu = await rig.tap("welcome:agree")
+    assert any("Apa yang bisa kami bantu" in text for text in menu)
+    assert "menu:status" in rig.buttons()
+    callbacks = [c for c in rig.fake.calls if c.method == "answerCallbackQuery"]
+    assert len(callbacks) == 1  # the spinner stops for every tap
+    await rig.tap("menu:status")
+    nik, name, *_ = SHOWCASE[0]
+    await rig.say(nik)
+    answer = await rig.say(name)
+    assert any("Desa Leksono" in text and "SIT* N** AMI***" in text for text in answer)
+    assert all(nik not in text for text in rig.fake.texts(CHAT))
+
+
+async def test_a_wrong_or_missing_secret_is_refused_with_no_effect(rig: Rig) -> None:
+    update = rig.fake.message(CHAT, "halo")
+    assert await rig.post(update, secret="wrong") == 401
+    assert await rig.post(update, secret=None) == 401
+    async with rig.runtime.db.session() as session:
+        assert (await session.exec(select(func.count()).select_from(InboundEvent))).one() == 0
+
+
+async def test_an_update_delivered_three_times_has_one_effect(rig: Rig) -> None:
+    update = rig.fake.message(CHAT, "halo")
+    for _ in range(3):
+        assert await rig.post(update) == 200
+    await rig.settle()
+    welcomes = [t for t in rig.fake.texts(CHAT) if "Selamat datang" in t]
+    assert len(welcomes) == 1
+
+
+async def test_a_crash_between_storing_and_processing_loses_nothing(
+    rig: Rig, runtime: Runtime
+) -> None:
+    assert await rig.post(rig.fake.message(CHAT, "halo")) == 200
+    async with rig.runtime.db.session() as session:
+        stored = (await session.exec(select(InboundEvent))).one()
+    assert stored.status == "received" and "halo" not in str(stored.payload)  # sealed
+    # "Restart": a new engine and channel pick the stored update up.
+    fresh = Engine(rig.runtime)
+    await TelegramChannel(rig.runtime, fresh, rig.channel.bot).process_pending()
+    while await rig.sender.send_pending():
+        pass
+    assert any("Selamat datang" in t for t in rig.fake.texts(CHAT))
+    async with rig.runtime.db.session() as session:
+        event = (await session.exec(select(InboundEvent))).one()
+    assert event.status == "processed" and event.payload == {}
+
+
+async def test_a_429_storm_delays_but_keeps_order(rig: Rig) -> None:
+    for _ in range(3):
+        rig.fake.fail_next("sendMessage", 429, description="Too Many Requests", retry_after=1)
+    assert await rig.post(rig.fake.message(CHAT, "halo")) == 200
+    await rig.channel.process_pending()
+    assert await rig.sender.send_pending() == 0  # the first send got 429: all wait
+    async with rig.runtime.db.session() as session:
+        pending = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
+    assert {row.status for row in pending} == {"pending"}
+    rig.sender._paused_until = 0  # the retry_after has passed
+    for row in pending:
+        async with rig.runtime.db.transaction() as session:
+            stored = await session.get(Outbox, row.id)
+            assert stored is not None
+            stored.next_attempt_at = None
+            session.add(stored)
+    for _ in range(6):
+        await rig.sender.send_pending()
+        rig.sender._paused_until = 0
+        async with rig.runtime.db.transaction() as session:
+            for stored in (await session.exec(select(Outbox))).all():
+                stored.next_attempt_at = None
+                session.add(stored)
+    texts = rig.fake.texts(CHAT)
+    assert len(texts) == 2
+    assert "Selamat datang" in texts[0] and "Sebelum mulai" in texts[1]  # in order
+
+
+async def test_a_blocked_user_is_marked_unreachable(rig: Rig) -> None:
+    rig.fake.blocked_chats.add(CHAT)
+    assert await rig.post(rig.fake.message(CHAT, "halo")) == 200
+    await rig.settle()
+    async with rig.runtime.db.session() as session:
+        identity = (await session.exec(select(ChannelIdentity))).one()
+        rows = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
+    assert identity.unreachable_at is not None
+    assert [(r.status, r.reason) for r in rows] == [
+        ("failed", "blocked"),
+        ("skipped", "unreachable"),
+    ]
+    calls = len(rig.fake.sent())
+    assert await rig.post(rig.fake.message(CHAT, "menu")) == 200
+    await rig.settle()
+    assert len(rig.fake.sent()) == calls  # no more sends to a blocked chat
+
+
+async def test_markup_typed_by_people_arrives_as_literal_text(rig: Rig) -> None:
+    script = "<script>alert('x')</script> & &amp; <b>tebal</b> "
+    story = (script * 80)[:1900]
+    async with rig.runtime.db.transaction() as session:
+        session.add(Village(code="3307992006", name="Leksono", kecamatan="Sukamaju"))
+    await rig.say("halo")
+    await rig.tap("welcome:agree")
+    await rig.tap("menu:report")
+    await rig.tap("report:kind:lainnya")
+    await rig.tap("report:identity:named")
+    await rig.tap("report:programme:unknown")
+    await rig.say("Leksono")
+    await rig.tap("report:when:today")
+    await rig.say(story)
+    summary = await rig.tap("report:evidence_next")
+    joined = "".join(summary)
+    assert "&lt;script&gt;" in joined and "&amp;amp;" in joined and "<script>" not in joined
+    assert all(len(chunk) <= 4096 for chunk in rig.fake.texts(CHAT))
+
+
+def test_long_texts_split_on_boundaries_and_keyboards_fit_phones() -> None:
+    text = ("Paragraf satu. " * 200).strip() + "\n\n" + ("kata " * 900)
+    chunks = split_text(text)
+    assert all(len(chunk) <= 4096 for chunk in chunks) and len(chunks) == 2
+    assert "".join(chunks).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
+    assert split_text("&amp;" * 1000)[0].endswith(";")
+    short = [InlineKeyboardButton(text=f"{n}", callback_data=f"rate:X:{n}") for n in range(5)]
+    assert [len(row) for row in keyboard_rows(short)] == [2, 2, 1]
+    long = [InlineKeyboardButton(text="Kembali ke menu utama", callback_data="nav:menu")] * 3
+    assert [len(row) for row in keyboard_rows(long)] == [1, 1, 1]
