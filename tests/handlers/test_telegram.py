@@ -3,6 +3,7 @@ webhooks over HTTP into the app, the engine, the outbox and the rate-limited sen
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,12 +20,15 @@ from bot.handlers.telegram import (
     TelegramSender,
     keyboard_rows,
     make_bot,
+    poll_forever,
     split_text,
 )
 from bot.runtime import Runtime, build_runtime
 from bot.services.demo import SHOWCASE, seed_demo
 from bot.web.app import create_app
+from storage.db import Database
 from storage.models import ChannelIdentity, InboundEvent, Outbox, Village
+from tests.dialogs.test_training_journey import _session
 from tests.fakes.telegram_api import FakeTelegram
 
 SECRET = "s3cret-token-for-tests"
@@ -230,3 +234,150 @@ def test_long_texts_split_on_boundaries_and_keyboards_fit_phones() -> None:
     assert [len(row) for row in keyboard_rows(short)] == [2, 2, 1]
     long = [InlineKeyboardButton(text="Kembali ke menu utama", callback_data="nav:menu")] * 3
     assert [len(row) for row in keyboard_rows(long)] == [1, 1, 1]
+
+
+async def test_a_report_with_a_photo_and_a_sticker(rig: Rig) -> None:
+    async with rig.runtime.db.transaction() as session:
+        session.add(Village(code="3307992006", name="Leksono", kecamatan="Sukamaju"))
+    await rig.say("halo")
+    await rig.tap("welcome:agree")
+    sticker = rig.fake.update(
+        message={
+            "message_id": 77,
+            "date": 1_790_000_000,
+            "chat": {"id": CHAT, "type": "private"},
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Warga"},
+            "sticker": {"file_id": "stk", "file_unique_id": "stk", "type": "regular",
+                        "width": 1, "height": 1, "is_animated": False, "is_video": False},
+        }
+    )  # fmt: skip
+    assert await rig.post(sticker) == 200
+    await rig.settle()
+    assert "belum bisa kami baca" in rig.fake.texts(CHAT)[-1]
+    for data in ("menu:report", "report:kind:potongan", "report:identity:named",
+                 "report:programme:PKH"):  # fmt: skip
+        await rig.tap(data)
+    await rig.say("Leksono")
+    await rig.tap("report:when:today")
+    await rig.say("Ketua kelompok memotong 50 ribu dari setiap penerima bantuan.")
+    rig.fake.files["foto1"] = b"\xff\xd8\xff bukti kuitansi"
+    photo = rig.fake.update(
+        message={
+            "message_id": 78,
+            "date": 1_790_000_000,
+            "chat": {"id": CHAT, "type": "private"},
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Warga"},
+            "photo": [
+                {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+                {"file_id": "foto1", "file_unique_id": "f", "width": 800, "height": 600,
+                 "file_size": 17},
+            ],
+        }
+    )  # fmt: skip
+    assert await rig.post(photo) == 200
+    await rig.settle()
+    assert "Bukti diterima (1 dari 5)" in rig.fake.texts(CHAT)[-1]
+    await rig.tap("report:evidence_next")
+    filed = await rig.tap("report:submit")
+    assert any("Kode laporan Anda" in text for text in filed)
+
+
+async def test_a_training_phone_from_a_shared_contact(rig: Rig) -> None:
+    session_id = await _session(rig.runtime, min_age=None)
+    await rig.say("halo")
+    await rig.tap("welcome:agree")
+    await rig.tap("menu:training")
+    await rig.tap(f"training:session:{session_id}")
+    await rig.tap("training:register")
+    await rig.say("3307994505800001")
+    await rig.say("Siti Aminah")
+    last = rig.fake.sent(CHAT)[-1]
+    keyboard = last["reply_markup"]["keyboard"]
+    assert keyboard[0][0]["request_contact"] is True
+    contact = rig.fake.update(
+        message={
+            "message_id": 90,
+            "date": 1_790_000_000,
+            "chat": {"id": CHAT, "type": "private"},
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Siti"},
+            "contact": {"phone_number": "6281234567890", "first_name": "Siti", "user_id": CHAT},
+        }
+    )
+    before = len(rig.fake.texts(CHAT))
+    assert await rig.post(contact) == 200
+    await rig.settle()
+    assert any("Pendaftaran berhasil" in text for text in rig.fake.texts(CHAT)[before:])
+
+
+async def test_stale_buttons_groups_and_unusable_bodies(rig: Rig) -> None:
+    await rig.say("halo")
+    await rig.tap("welcome:agree")
+    stale = await rig.tap("report:kind:potongan")  # from a message long gone
+    assert any("sudah tidak berlaku" in text for text in stale)
+    group = rig.fake.update(
+        message={
+            "message_id": 5,
+            "date": 1_790_000_000,
+            "chat": {"id": -100123, "type": "supergroup", "title": "Warga RT 3"},
+            "from": {"id": CHAT, "is_bot": False, "first_name": "Warga"},
+            "text": "menu",
+        }
+    )
+    assert await rig.post(group) == 200
+    await rig.settle()
+    assert rig.fake.sent(-100123) == []
+    response = await rig.client.post(
+        "/webhooks/telegram",
+        content=b"{not json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+    )
+    assert response.status_code == 200  # answered, logged, not retried forever
+
+
+async def test_the_webhook_answers_503_when_the_database_is_down(rig: Rig) -> None:
+    broken = build_runtime(rig.runtime.settings, Database("postgresql+asyncpg://x@127.0.0.1:1/x"))
+    app = create_app(broken)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        response = await client.post(
+            "/webhooks/telegram",
+            json=rig.fake.message(CHAT, "halo"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+    await broken.db.dispose()
+    assert response.status_code == 503
+
+
+async def test_polling_stores_before_moving_the_offset(rig: Rig) -> None:
+    rig.fake.updates = [rig.fake.message(CHAT, "halo"), rig.fake.message(CHAT, "menu")]
+    last_id = int(rig.fake.updates[-1]["update_id"])
+    wake = asyncio.Event()
+    task = asyncio.create_task(poll_forever(rig.channel.bot, rig.inbox, wake))
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        offsets = [c.params.get("offset") for c in rig.fake.calls if c.method == "getUpdates"]
+        if len(offsets) >= 2 and offsets[-1]:
+            break
+    task.cancel()
+    async with rig.runtime.db.session() as session:
+        stored = (await session.exec(select(func.count()).select_from(InboundEvent))).one()
+    assert stored == 2 and wake.is_set()
+    assert int(offsets[-1] or 0) == last_id + 1
+    await rig.settle()
+    assert any("Selamat datang" in text for text in rig.fake.texts(CHAT))
+
+
+async def test_serve_sets_the_webhook_and_the_commands(rig: Rig) -> None:
+    settings = rig.runtime.settings.model_copy(update={"base_url": "https://bansos.example.id"})
+    app = create_app(build_runtime(settings, rig.runtime.db), run_workers=True)
+    async with app.router.lifespan_context(app):
+        pass
+    webhook = next(c for c in rig.fake.calls if c.method == "setWebhook")
+    assert webhook.params["url"] == "https://bansos.example.id/webhooks/telegram"
+    assert webhook.params["secret_token"] == SECRET
+    assert webhook.params["allowed_updates"] == ["message", "callback_query"]
+    assert webhook.params["drop_pending_updates"] in (False, "false", "False")
+    commands = [c for c in rig.fake.calls if c.method == "setMyCommands"]
+    assert len(commands) == 2
+    assert "Menu utama" in str(commands[0].params["commands"])
