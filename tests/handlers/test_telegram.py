@@ -381,3 +381,12 @@ async def test_serve_sets_the_webhook_and_the_commands(rig: Rig) -> None:
     commands = [c for c in rig.fake.calls if c.method == "setMyCommands"]
     assert len(commands) == 2
     assert "Menu utama" in str(commands[0].params["commands"])
+
+
+async def test_five_thousand_characters_of_markup_get_a_calm_answer(rig: Rig) -> None:
+    flood = ("<script>alert(1)</script>&amp;" * 200)[:5000]
+    await rig.say("halo")
+    await rig.tap("welcome:agree")
+    replies = await rig.say(flood)
+    assert any("terlalu panjang" in text or "pendek" in text for text in replies), replies
+    assert all("<script>" not in text for text in rig.fake.texts(CHAT))
