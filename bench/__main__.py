@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench import engine_steps, registry
+from bench import engine_steps, registry, telegram_path
 
 if __name__ == "__main__":
     engine_steps.main()
+    telegram_path.main()
     registry.main()

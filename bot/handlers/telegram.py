@@ -76,6 +76,7 @@ COMMAND_WORDS = {
 }
 BACKOFF_CAP = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+PARALLEL_CHATS = 16
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
@@ -146,20 +147,27 @@ class TelegramChannel:
                     .limit(limit)
                 )
             ).all()
-        handled = 0
+        # Chats are handled side by side; each chat's updates strictly in order.
+        by_chat: dict[str, list[Incoming]] = {}
         for row in rows:
             sealed = row.payload.get("sealed")
-            if not isinstance(sealed, str):
-                await self._mark_ignored(row.id or 0)
-                continue
-            update = json.loads(self.runtime.vault.decrypt(sealed))
-            incoming = await self.to_incoming(update)
+            update = (
+                json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else None
+            )
+            incoming = await self.to_incoming(update) if update is not None else None
             if incoming is None:
                 await self._mark_ignored(row.id or 0)
             else:
-                await self.engine.handle(incoming, queue_replies=True)
-            handled += 1
-        return handled
+                by_chat.setdefault(incoming.sender_id, []).append(incoming)
+        gate = asyncio.Semaphore(PARALLEL_CHATS)
+
+        async def run_chat(items: list[Incoming]) -> None:
+            async with gate:
+                for incoming in items:
+                    await self.engine.handle(incoming, queue_replies=True)
+
+        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
+        return len(rows)
 
     async def _mark_ignored(self, event_id: int) -> None:
         async with self.runtime.db.transaction() as session:
@@ -347,28 +355,34 @@ class TelegramSender:
         if time.monotonic() < self._paused_until:
             return 0
         claimed = await self._claim(limit)
-        held: set[int] = set()
         results: dict[int, tuple[str, str, datetime | None]] = {}
         unreachable: set[int] = set()
-        sent = 0
+        by_chat: dict[str, list[Outbox]] = {}
         for row, chat_id in claimed:
-            assert row.id is not None
-            if row.identity_id in held or time.monotonic() < self._paused_until:
-                results[row.id] = ("pending", row.reason, row.next_attempt_at)
-                continue
-            if row.identity_id in unreachable:
-                results[row.id] = ("skipped", "unreachable", None)
-                continue
-            outcome = await self._send(row, chat_id)
-            results[row.id] = outcome
-            if outcome[0] == "sent":
-                sent += 1
-            elif outcome[0] == "failed" and outcome[1] == "blocked":
-                unreachable.add(row.identity_id)
-            elif outcome[0] == "pending":
-                held.add(row.identity_id)  # keep this chat's order: later rows wait too
+            by_chat.setdefault(chat_id, []).append(row)
+        gate = asyncio.Semaphore(PARALLEL_CHATS)
+
+        async def run_chat(chat_id: str, rows: list[Outbox]) -> None:
+            async with gate:
+                held = False
+                for row in rows:
+                    assert row.id is not None
+                    if held or time.monotonic() < self._paused_until:
+                        results[row.id] = ("pending", row.reason, row.next_attempt_at)
+                        continue
+                    if row.identity_id in unreachable:
+                        results[row.id] = ("skipped", "unreachable", None)
+                        continue
+                    outcome = await self._send(row, chat_id)
+                    results[row.id] = outcome
+                    if outcome[0] == "failed" and outcome[1] == "blocked":
+                        unreachable.add(row.identity_id)
+                    elif outcome[0] == "pending":
+                        held = True  # keep this chat's order: its later rows wait too
+
+        await asyncio.gather(*(run_chat(chat, rows) for chat, rows in by_chat.items()))
         await self._record(claimed, results, unreachable)
-        return sent
+        return sum(1 for status, _, _ in results.values() if status == "sent")
 
     async def _claim(self, limit: int) -> list[tuple[Outbox, str]]:
         now = utcnow()
