@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.services.officers import OfficerService
 
 ERRORS_SHOWN = 10
 
@@ -187,6 +192,63 @@ def _registry_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _officer_add(args: argparse.Namespace) -> int:
+    from bot.services.officers import OfficerError
+
+    if not args.password_stdin:
+        raise SystemExit("bansos: give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\n")
+
+    async def run(service: OfficerService, now: datetime) -> str:
+        officer = await service.add(
+            args.username, args.role, args.village or [], password, now, args.name or ""
+        )
+        return f"officer {officer.username} added ({officer.role})"
+
+    return _with_officers(run, OfficerError)
+
+
+def _officer_link(args: argparse.Namespace) -> int:
+    from bot.services.officers import OfficerError
+
+    async def run(service: OfficerService, now: datetime) -> str:
+        officer = await service.by_username(args.username)
+        if officer is None:
+            raise OfficerError(f"no officer {args.username}")
+        code = await service.new_link_code(officer, now)
+        return f"send this to the bot in a private Telegram chat within 15 minutes:\n/link {code}"
+
+    return _with_officers(run, OfficerError)
+
+
+def _with_officers(
+    run: Callable[[OfficerService, datetime], Awaitable[str]], error_type: type[Exception]
+) -> int:
+    from bot.services.officers import OfficerService
+    from bot.services.pii import PiiVault
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.types import utcnow
+
+    settings = _settings()
+    upgrade(settings.database_url)
+
+    async def main() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                service = OfficerService(session, PiiVault(settings.secret_key.get_secret_value()))
+                print(await run(service, utcnow()))
+        except error_type as error:
+            print(f"bansos: {error}", file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        return 0
+
+    return asyncio.run(main())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bansos", description="bansos-bot service and tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--errors", help="where to write refused rows (default: FILE.errors.csv)"
     )
     registry_import.set_defaults(handler=_registry_import)
+
+    officer = commands.add_parser("officer", help="officer accounts")
+    officer_commands = officer.add_subparsers(dest="officer_command", required=True)
+    add = officer_commands.add_parser("add", help="create an officer account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=("admin", "officer", "viewer"))
+    add.add_argument("--village", action="append", help="village code (repeat for several)")
+    add.add_argument("--name", help="the name shown to colleagues")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=_officer_add)
+    link = officer_commands.add_parser(
+        "link-telegram", help="print a one-time code that links the officer's Telegram account"
+    )
+    link.add_argument("username")
+    link.set_defaults(handler=_officer_link)
     return parser
 
 

@@ -269,6 +269,10 @@ class Officer(SQLModel, table=True):
     display_name: str = Field(default="", max_length=120)
     role: str = Field(max_length=16)  # admin | officer | viewer
     active: bool = True
+    password_hash: str | None = Field(default=None, max_length=200)  # argon2id
+    telegram_user_id: str | None = Field(default=None, max_length=32, unique=True)
+    link_code_hash: str | None = Field(default=None, max_length=64)
+    link_code_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 
 
@@ -423,3 +427,17 @@ class ScheduledJob(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)  # pending | done | cancelled
     attempts: int = 0
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OfficerPost(SQLModel, table=True):
+    """A report posted to the officers' Telegram group, and the message that shows it."""
+
+    __tablename__ = "officer_post"
+
+    report_id: int = Field(foreign_key="report.id", primary_key=True)
+    chat_id: str = Field(max_length=32)
+    message_id: int
+    # Set while an officer has pressed "Tolak" and the group owes a reason.
+    rejecting_officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    prompt_message_id: int | None = None
+    posted_at: datetime = _created()
