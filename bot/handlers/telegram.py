@@ -51,6 +51,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.telegram_officers import OfficerDesk
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, MediaStore
@@ -127,11 +128,14 @@ class TelegramInbox:
 class TelegramChannel:
     """Turns stored updates into engine steps."""
 
-    def __init__(self, runtime: Runtime, engine: Engine, bot: Bot) -> None:
+    def __init__(
+        self, runtime: Runtime, engine: Engine, bot: Bot, desk: OfficerDesk | None = None
+    ) -> None:
         self.runtime = runtime
         self.engine = engine
         self.bot = bot
         self.media = MediaStore(runtime.settings.media_dir)
+        self.desk = desk
 
     async def process_pending(self, limit: int = 100) -> int:
         """Handle every stored, unprocessed update, oldest first; returns how many."""
@@ -154,6 +158,13 @@ class TelegramChannel:
             update = (
                 json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else None
             )
+            if (
+                update is not None
+                and self.desk is not None
+                and await self.desk.handle_update(update)
+            ):
+                await self._mark_ignored(row.id or 0)
+                continue
             incoming = await self.to_incoming(update) if update is not None else None
             if incoming is None:
                 await self._mark_ignored(row.id or 0)
@@ -538,11 +549,15 @@ async def set_commands(bot: Bot, runtime: Runtime) -> None:
 async def work_forever(
     channel: TelegramChannel, sender: TelegramSender, wake: asyncio.Event, interval: float = 1.0
 ) -> None:
-    """Process stored updates and send the outbox, woken early by new updates."""
+    """Process stored updates, send the outbox and post new reports to the officers' group,
+    woken early by new updates."""
+    since = utcnow() - timedelta(days=1)  # a first start does not flood the group with history
     while True:
         try:
             await channel.process_pending()
             await sender.send_pending()
+            if channel.desk is not None:
+                await channel.desk.post_new_reports(since)
         except (DBAPIError, OSError, StorageUnavailable) as error:
             log.error("telegram worker paused: %s", type(error).__name__)
         except Exception:

@@ -29,6 +29,7 @@ from bot.handlers.telegram import (
     telegram_router,
     work_forever,
 )
+from bot.handlers.telegram_officers import OfficerDesk
 from bot.handlers.webchat import webchat_router
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
@@ -132,6 +133,7 @@ async def _start_telegram(
             tasks.append(asyncio.create_task(poll_forever(bot, inbox, wake)))
     except TelegramAPIError as error:
         log.error("telegram start-up call failed: %s", error)
-    channel = TelegramChannel(runtime, engine, bot)
+    desk = OfficerDesk(runtime, bot) if settings.telegram_officer_chat_id is not None else None
+    channel = TelegramChannel(runtime, engine, bot, desk)
     tasks.append(asyncio.create_task(work_forever(channel, TelegramSender(runtime, bot), wake)))
     return tasks

@@ -4,22 +4,15 @@ webhooks over HTTP into the app, the engine, the outbox and the rate-limited sen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
-import pytest
 from aiogram.types import InlineKeyboardButton
-from pydantic import SecretStr
 from sqlmodel import col, func, select
 
 from bot.engine import Engine
 from bot.handlers.telegram import (
     TelegramChannel,
-    TelegramInbox,
-    TelegramSender,
     keyboard_rows,
-    make_bot,
     poll_forever,
     split_text,
 )
@@ -29,77 +22,7 @@ from bot.web.app import create_app
 from storage.db import Database
 from storage.models import ChannelIdentity, InboundEvent, Outbox, Village
 from tests.dialogs.test_training_journey import _session
-from tests.fakes.telegram_api import FakeTelegram
-
-SECRET = "s3cret-token-for-tests"
-CHAT = 5550001
-
-
-@dataclass
-class Rig:
-    fake: FakeTelegram
-    runtime: Runtime
-    channel: TelegramChannel
-    sender: TelegramSender
-    inbox: TelegramInbox
-    client: httpx.AsyncClient
-
-    async def post(self, update: dict[str, object], secret: str | None = SECRET) -> int:
-        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-        response = await self.client.post("/webhooks/telegram", json=update, headers=headers)
-        return response.status_code
-
-    async def settle(self) -> None:
-        """Let the worker run: process stored updates, then send the outbox."""
-        await self.channel.process_pending()
-        while await self.sender.send_pending():
-            pass
-
-    async def say(self, text: str, chat: int = CHAT) -> list[str]:
-        before = len(self.fake.texts(chat))
-        assert await self.post(self.fake.message(chat, text)) == 200
-        await self.settle()
-        return self.fake.texts(chat)[before:]
-
-    async def tap(self, data: str, chat: int = CHAT) -> list[str]:
-        before = len(self.fake.texts(chat))
-        assert await self.post(self.fake.tap(chat, data)) == 200
-        await self.settle()
-        return self.fake.texts(chat)[before:]
-
-    def buttons(self, chat: int = CHAT) -> list[str]:
-        markup = self.fake.sent(chat)[-1].get("reply_markup") or {}
-        return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
-
-
-@pytest.fixture
-async def rig(runtime: Runtime) -> AsyncIterator[Rig]:
-    fake = FakeTelegram()
-    await fake.start()
-    settings = runtime.settings.model_copy(
-        update={
-            "telegram_bot_token": SecretStr(fake.token),
-            "telegram_api_url": fake.base_url,
-            "telegram_webhook_secret": SecretStr(SECRET),
-            "telegram_chat_seconds": 0.0,
-        }
-    )
-    tg_runtime = build_runtime(settings, runtime.db)
-    engine = Engine(tg_runtime)
-    bot = make_bot(tg_runtime)
-    app = create_app(tg_runtime, engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Rig(
-            fake,
-            tg_runtime,
-            TelegramChannel(tg_runtime, engine, bot),
-            TelegramSender(tg_runtime, bot),
-            TelegramInbox(tg_runtime),
-            client,
-        )
-    await bot.session.close()
-    await fake.stop()
+from tests.handlers.conftest import CHAT, SECRET, Rig
 
 
 async def test_a_status_check_on_telegram_with_buttons(rig: Rig) -> None:

@@ -1,0 +1,158 @@
+"""The officers' Telegram group: posts of new reports, buttons for linked officers only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.runtime import Runtime
+from bot.services.officers import OfficerService
+from bot.services.reports import ReportDraft, ReportService
+from storage.models import Officer, OfficerPost, Outbox, Report, Village
+from storage.types import utcnow
+from tests.handlers.conftest import OFFICER_CHAT, Rig
+
+LEKSONO, SUKAMAJU = "3307992006", "3307992001"
+DARMO, WATI, STRANGER = 7001, 7002, 7003
+
+
+async def _officers(rig: Rig) -> None:
+    now = utcnow()
+    async with rig.runtime.db.transaction() as session:
+        for code, name in ((LEKSONO, "Leksono"), (SUKAMAJU, "Sukamaju")):
+            session.add(Village(code=code, name=name, kecamatan="Sukamaju"))
+        await session.flush()
+        service = OfficerService(session, rig.runtime.vault)
+        await service.add("darmo", "officer", [LEKSONO], "kata-sandi-panjang", now, "Darmo")
+        await service.add("wati", "officer", [SUKAMAJU], "kata-sandi-panjang", now, "Wati")
+
+
+async def _link(rig: Rig, username: str, user_id: int) -> list[str]:
+    async with rig.runtime.db.transaction() as session:
+        service = OfficerService(session, rig.runtime.vault)
+        officer = await service.by_username(username)
+        assert officer is not None
+        code = await service.new_link_code(officer, utcnow())
+    return await rig.say(f"/link {code[:4]}-{code[4:].lower()}", chat=user_id)
+
+
+async def _file(rig: Runtime, village: str = LEKSONO, **changes: object) -> Report:
+    values: dict[str, object] = {
+        "kind": "potongan",
+        "description": "Ketua kelompok minta 50 ribu. NIK saya 3307994505800001.",
+        "identity_mode": "named",
+        "locale": "id",
+        "programme": "PKH",
+        "village_code": village,
+    }
+    values.update(changes)
+    async with rig.db.transaction() as session:
+        service = ReportService(session, rig.settings, rig.catalogs)
+        return await service.file(ReportDraft(**values), None, None, utcnow())  # type: ignore[arg-type]
+
+
+def _group_tap(rig: Rig, user_id: int, data: str, message_id: int) -> dict[str, object]:
+    return rig.fake.update(
+        callback_query={
+            "id": f"q{user_id}{message_id}{data}",
+            "chat_instance": "ci",
+            "from": {"id": user_id, "is_bot": False, "first_name": "Petugas"},
+            "message": {
+                "message_id": message_id,
+                "date": 1_790_000_000,
+                "chat": {"id": OFFICER_CHAT, "type": "supergroup", "title": "Petugas"},
+                "text": "…",
+            },
+            "data": data,
+        }
+    )
+
+
+def _alerts(rig: Rig) -> list[str]:
+    return [
+        str(c.params.get("text", ""))
+        for c in rig.fake.calls
+        if c.method == "answerCallbackQuery" and c.params.get("show_alert") in (True, "true")
+    ]
+
+
+async def test_new_reports_are_posted_and_linked_officers_act_on_them(rig: Rig) -> None:
+    await _officers(rig)
+    replies = await _link(rig, "darmo", DARMO)
+    assert any("terhubung sebagai petugas Darmo" in text for text in replies)
+    report = await _file(rig.runtime)
+    desk = rig.channel.desk
+    assert desk is not None
+    assert await desk.post_new_reports(utcnow() - timedelta(hours=1)) == 1
+    assert await desk.post_new_reports(utcnow() - timedelta(hours=1)) == 0  # once
+    post = rig.fake.sent(OFFICER_CHAT)[-1]
+    assert "Laporan" in post["text"] and "Potongan/pungli" in post["text"]
+    assert "3307994505800001" not in post["text"] and "3307********0001" in post["text"]
+    message_id = 1  # the desk finds the report by the code in the button
+
+    await rig.post(_group_tap(rig, STRANGER, f"off:{report.code}:take", message_id))
+    await rig.settle()
+    assert any("hanya untuk petugas" in alert for alert in _alerts(rig))
+    await rig.post(_group_tap(rig, DARMO, f"off:{report.code}:take", message_id))
+    await rig.post(_group_tap(rig, DARMO, f"off:{report.code}:verify", message_id))
+    await rig.settle()
+    async with rig.runtime.db.session() as session:
+        stored = (await session.exec(select(Report))).one()
+        darmo = (await session.exec(select(Officer).where(Officer.username == "darmo"))).one()
+        pushed = (await session.exec(select(Outbox))).all()
+    assert stored.assignee_id == darmo.id and stored.status == "diverifikasi"
+    assert pushed == []  # the report was filed without a chat identity (nobody to tell)
+    edits = [c.params for c in rig.fake.calls if c.method == "editMessageText"]
+    assert "Darmo" in str(edits[-1]["text"]) and "diverifikasi" in str(edits[-1]["text"])
+
+
+async def test_scope_and_rejection_with_a_reason(rig: Rig) -> None:
+    await _officers(rig)
+    await _link(rig, "darmo", DARMO)
+    await _link(rig, "wati", WATI)
+    report = await _file(rig.runtime)
+    desk = rig.channel.desk
+    assert desk is not None
+    await desk.post_new_reports(utcnow() - timedelta(hours=1))
+    await rig.post(_group_tap(rig, WATI, f"off:{report.code}:verify", 1))
+    await rig.settle()
+    assert any("tidak berwenang" in alert for alert in _alerts(rig))  # not her village
+    await rig.post(_group_tap(rig, DARMO, f"off:{report.code}:done", 1))
+    await rig.settle()
+    assert any("tombol itu tidak berlaku" in alert for alert in _alerts(rig))  # baru → selesai
+    await rig.post(_group_tap(rig, DARMO, f"off:{report.code}:reject", 1))
+    await rig.settle()
+    prompt = rig.fake.sent(OFFICER_CHAT)[-1]
+    assert "alasan penolakan" in prompt["text"]
+    async with rig.runtime.db.session() as session:
+        posted = (await session.exec(select(OfficerPost))).one()
+    assert posted.prompt_message_id is not None
+    prompt_id = posted.prompt_message_id
+    reason = rig.fake.update(
+        message={
+            "message_id": 999,
+            "date": 1_790_000_000,
+            "chat": {"id": OFFICER_CHAT, "type": "supergroup", "title": "Petugas"},
+            "from": {"id": DARMO, "is_bot": False, "first_name": "Darmo"},
+            "text": "Setelah dicek, potongan itu iuran kas yang disepakati warga.",
+            "reply_to_message": {
+                "message_id": prompt_id,
+                "date": 1_790_000_000,
+                "chat": {"id": OFFICER_CHAT, "type": "supergroup"},
+            },
+        }
+    )
+    await rig.post(reason)
+    await rig.settle()
+    async with rig.runtime.db.session() as session:
+        stored = (await session.exec(select(Report))).one()
+    assert stored.status == "ditolak" and "iuran kas" in stored.status_reason
+
+
+async def test_reports_naming_an_officer_are_not_posted(rig: Rig) -> None:
+    await _officers(rig)
+    await _file(rig.runtime, kind="oknum", subject="Pak Darmo petugas desa")
+    desk = rig.channel.desk
+    assert desk is not None
+    assert await desk.post_new_reports(utcnow() - timedelta(hours=1)) == 0
