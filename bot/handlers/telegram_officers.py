@@ -18,11 +18,17 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    BufferedInputFile,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+)
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
+from bot.services.media import MediaStore
 from bot.services.officers import OfficerService
 from bot.services.reports import (
     InvalidTransition,
@@ -34,7 +40,7 @@ from bot.services.reports import (
 )
 from bot.services.tickets import display_code
 from bot.text import redact_id_numbers
-from storage.models import Officer, OfficerPost, Report, Village
+from storage.models import Officer, OfficerPost, Report, ReportEvidence, Village
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,7 @@ log = logging.getLogger(__name__)
 ACTIONS = {"verify": "diverifikasi", "follow": "ditindaklanjuti", "done": "selesai"}
 BUTTONS = ("take", "verify", "follow", "done", "reject")
 EXCERPT = 300
+PHOTOS = 3
 
 
 class OfficerDesk:
@@ -92,8 +99,33 @@ class OfficerDesk:
                         message_id=sent.message_id,
                     )
                 )
+            await self._post_photos(report, sent.message_id)
             count += 1
         return count
+
+    async def _post_photos(self, report: Report, reply_to: int) -> None:
+        """Photo evidence under the post, as copies without EXIF/GPS metadata."""
+        async with self.runtime.db.session() as session:
+            files = (
+                await session.exec(
+                    select(ReportEvidence)
+                    .where(ReportEvidence.report_id == report.id, ReportEvidence.kind == "photo")
+                    .limit(PHOTOS)
+                )
+            ).all()
+        store = MediaStore(self.runtime.settings.media_dir)
+        for item in files:
+            if not store.exists(item.sha256):
+                continue
+            content = store.shareable(item.sha256, item.mime_type)
+            if not content:
+                continue
+            with contextlib.suppress(TelegramAPIError):
+                await self.bot.send_photo(
+                    self.chat_id or 0,
+                    BufferedInputFile(content, filename="bukti.jpg"),
+                    reply_to_message_id=reply_to,
+                )
 
     async def _post_text(self, session: AsyncSession, report: Report) -> str:
         village = await session.get(Village, report.village_code) if report.village_code else None

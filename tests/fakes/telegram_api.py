@@ -117,11 +117,20 @@ class FakeTelegram:
         form = await request.post()
         params: dict[str, Any] = {}
         for key, value in form.items():
-            text = value if isinstance(value, str) else ""
+            if isinstance(value, web.FileField):  # an uploaded file
+                params[key] = value.file.read()
+                continue
+            if not isinstance(value, str):
+                params[key] = bytes(value)
+                continue
+            text = value
             try:
                 params[key] = json.loads(text) if text[:1] in "[{" else text
             except json.JSONDecodeError:
                 params[key] = text
+        for key, value in list(params.items()):  # files sent as "attach://<field>"
+            if isinstance(value, str) and value.startswith("attach://"):
+                params[key] = params.pop(value.removeprefix("attach://"), b"")
         return params
 
     async def _method(self, request: web.Request) -> web.Response:
@@ -168,6 +177,20 @@ class FakeTelegram:
                 "date": 1_790_000_000,
                 "chat": {"id": chat_id, "type": "private"},
                 "text": text,
+            }
+        )
+
+    async def _sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked_chats:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        self._next_message_id += 1
+        return _ok(
+            {
+                "message_id": self._next_message_id,
+                "date": 1_790_000_000,
+                "chat": {"id": chat_id, "type": "private"},
+                "photo": [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}],
             }
         )
 

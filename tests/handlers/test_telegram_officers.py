@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+from PIL import Image
 from sqlmodel import select
 
 from bot.runtime import Runtime
+from bot.services.media import MediaStore
 from bot.services.officers import OfficerService
-from bot.services.reports import ReportDraft, ReportService
+from bot.services.reports import EvidenceFile, ReportDraft, ReportService
 from storage.models import Officer, OfficerPost, Outbox, Report, Village
 from storage.types import utcnow
 from tests.handlers.conftest import OFFICER_CHAT, Rig
@@ -156,3 +159,25 @@ async def test_reports_naming_an_officer_are_not_posted(rig: Rig) -> None:
     desk = rig.channel.desk
     assert desk is not None
     assert await desk.post_new_reports(utcnow() - timedelta(hours=1)) == 0
+
+
+async def test_photo_evidence_is_posted_without_its_metadata(rig: Rig) -> None:
+    await _officers(rig)
+    image = Image.new("RGB", (20, 20), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x010F] = "KameraRahasia"
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    sha = MediaStore(rig.runtime.settings.media_dir).store(out.getvalue())
+    photo = EvidenceFile(sha, "photo", "image/jpeg", len(out.getvalue()), utcnow())
+    await _file(rig.runtime, evidence=[photo])
+    desk = rig.channel.desk
+    assert desk is not None
+    assert await desk.post_new_reports(utcnow() - timedelta(hours=1)) == 1
+    sent = [c.params for c in rig.fake.calls if c.method == "sendPhoto"]
+    assert len(sent) == 1
+    uploaded = sent[0]["photo"]
+    content = (
+        uploaded if isinstance(uploaded, bytes) else str(uploaded).encode("latin-1", "replace")
+    )
+    assert len(content) > 100 and b"KameraRahasia" not in content
