@@ -194,9 +194,17 @@ class TelegramChannel:
         if isinstance(query, dict):
             with contextlib.suppress(TelegramAPIError):
                 await self.bot.answer_callback_query(str(query["id"]))  # stop the spinner
-            chat = (query.get("message") or {}).get("chat") or {}
+            tapped = query.get("message") or {}
+            chat = tapped.get("chat") or {}
             if chat.get("type", "private") != "private":
                 return None
+            if tapped.get("message_id"):
+                # The answer comes as a new message; the old buttons go, so the chat
+                # history stays readable and nobody taps yesterday's menu by mistake.
+                with contextlib.suppress(TelegramAPIError):
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=int(chat["id"]), message_id=int(tapped["message_id"])
+                    )
             sender = query.get("from") or {}
             return Incoming(
                 channel=Channel.TELEGRAM,

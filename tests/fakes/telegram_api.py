@@ -194,6 +194,16 @@ class FakeTelegram:
             }
         )
 
+    async def _editMessageReplyMarkup(self, params: dict[str, Any]) -> web.Response:
+        return _ok(
+            {
+                "message_id": int(params["message_id"]),
+                "date": 1_790_000_000,
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "text": "…",
+            }
+        )
+
     async def _editMessageText(self, params: dict[str, Any]) -> web.Response:
         return await self._sendMessage(params)
 

@@ -36,6 +36,8 @@ async def test_a_status_check_on_telegram_with_buttons(rig: Rig) -> None:
     assert "menu:status" in rig.buttons()
     callbacks = [c for c in rig.fake.calls if c.method == "answerCallbackQuery"]
     assert len(callbacks) == 1  # the spinner stops for every tap
+    cleared = [c for c in rig.fake.calls if c.method == "editMessageReplyMarkup"]
+    assert len(cleared) == 1 and "reply_markup" not in cleared[0].params  # old buttons gone
     await rig.tap("menu:status")
     nik, name, *_ = SHOWCASE[0]
     await rig.say(nik)
