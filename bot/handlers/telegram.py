@@ -49,6 +49,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.telegram_officers import OfficerDesk
@@ -78,6 +79,8 @@ COMMAND_WORDS = {
 BACKOFF_CAP = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 PARALLEL_CHATS = 16
+INTERRUPTED_AFTER = timedelta(minutes=10)
+MAX_BODY = 1024 * 1024  # Telegram updates are a few kilobytes
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
@@ -293,6 +296,8 @@ def telegram_router(runtime: Runtime, inbox: TelegramInbox, wake: asyncio.Event)
         expected = secret.get_secret_value() if secret else ""
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return JSONResponse({"error": "too large"}, status_code=413)
         try:
             update = json.loads(await request.body())
             if not isinstance(update, dict):
@@ -424,10 +429,23 @@ class TelegramSender:
                 if identity.unreachable_at is not None:
                     row.status, row.reason = "skipped", "unreachable"
                 else:
-                    row.status = "sending"
+                    row.status, row.next_attempt_at = "sending", now  # when it was claimed
                     claimed.append((row, identity.external_id))
                 session.add(row)
+            await self._give_up_interrupted(session, now)
             return claimed
+
+    async def _give_up_interrupted(self, session: AsyncSession, now: datetime) -> None:
+        """Rows left "sending" by a crashed sender: Telegram may have them already, so they
+        are not sent again (at most once), but marked for officers to see."""
+        statement = select(Outbox).where(
+            Outbox.channel == Channel.TELEGRAM,
+            Outbox.status == "sending",
+            col(Outbox.next_attempt_at) < now - INTERRUPTED_AFTER,
+        )
+        for row in (await session.exec(statement)).all():
+            row.status, row.reason = "failed", "interrupted"
+            session.add(row)
 
     async def _send(self, row: Outbox, chat_id: str) -> tuple[str, str, datetime | None]:
         chunks = split_text(html.escape(row.text))

@@ -4,6 +4,7 @@ webhooks over HTTP into the app, the engine, the outbox and the rate-limited sen
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 from aiogram.types import InlineKeyboardButton
@@ -21,6 +22,7 @@ from bot.services.demo import SHOWCASE, seed_demo
 from bot.web.app import create_app
 from storage.db import Database
 from storage.models import ChannelIdentity, InboundEvent, Outbox, Village
+from storage.types import utcnow
 from tests.dialogs.test_training_journey import _session
 from tests.handlers.conftest import CHAT, SECRET, Rig
 
@@ -315,3 +317,30 @@ async def test_five_thousand_characters_of_markup_get_a_calm_answer(rig: Rig) ->
     replies = await rig.say(flood)
     assert any("terlalu panjang" in text or "pendek" in text for text in replies), replies
     assert all("<script>" not in text for text in rig.fake.texts(CHAT))
+
+
+async def test_rows_left_sending_by_a_crash_are_not_sent_twice(rig: Rig) -> None:
+    assert await rig.post(rig.fake.message(CHAT, "halo")) == 200
+    await rig.channel.process_pending()
+    claimed = await rig.sender._claim(1)  # a sender claims a row, then "crashes"
+    assert len(claimed) == 1
+    async with rig.runtime.db.transaction() as session:
+        row = await session.get(Outbox, claimed[0][0].id)
+        assert row is not None and row.status == "sending"
+        row.next_attempt_at = utcnow() - timedelta(minutes=11)
+        session.add(row)
+    while await rig.sender.send_pending():
+        pass
+    async with rig.runtime.db.session() as session:
+        rows = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
+    assert [(r.status, r.reason) for r in rows] == [("failed", "interrupted"), ("sent", "")]
+    assert len(rig.fake.texts(CHAT)) == 1
+
+
+async def test_an_oversized_body_is_refused(rig: Rig) -> None:
+    response = await rig.client.post(
+        "/webhooks/telegram",
+        content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "content-type": "application/json"},
+    )
+    assert response.status_code == 413
