@@ -9,23 +9,17 @@ what the engine's logic costs over the storage floor. Medians of 3 rounds.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import select
 
+from bench.databases import on_each_database
 from bot.engine import Engine
 from bot.messages import Incoming
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import ChannelIdentity, MessageLog
 from storage.types import utcnow
 
@@ -83,56 +77,17 @@ async def _measure(url: str) -> tuple[float, float]:
         await runtime.db.dispose()
 
 
-async def _postgres_url() -> tuple[str, str] | None:
-    admin_url = os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception:
-        return None
-    finally:
-        await admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), admin_url
-
-
-async def _drop(admin_url: str, url: str) -> None:
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(
-                f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'
-            )
-    finally:
-        await admin.dispose()
-
-
 def _run(url: str) -> tuple[float, float]:
-    upgrade(url)
     return asyncio.run(_measure(url))
 
 
 def main() -> None:
-    rows: list[tuple[str, float, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("SQLite (WAL)", *_run(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}")))
-    pg = asyncio.run(_postgres_url())
-    if pg is not None:
-        url, admin_url = pg
-        try:
-            rows.append(("PostgreSQL", *_run(url)))
-        finally:
-            asyncio.run(_drop(admin_url, url))
+    rows = on_each_database(_run)
     print(
         f"\nEngine steps: {RESIDENTS} residents at once, {MESSAGES_EACH} messages each, "
         f"median of {ROUNDS}"
     )
     print("| database | engine steps/s | bare insert tx/s (baseline) | ratio |")
     print("|---|---:|---:|---:|")
-    for name, ours, base in rows:
+    for name, (ours, base) in rows:
         print(f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f}x |")
-    if pg is None:
-        print("(PostgreSQL not reachable: set BENCH_POSTGRES_URL to include it)")

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from aiogram import Dispatcher
 from aiogram.types import Message
 from pydantic import SecretStr
 
-from bench.engine_steps import _drop, _postgres_url
+from bench.databases import on_each_database
 from bot.engine import Engine
 from bot.handlers.telegram import TelegramChannel, TelegramInbox, TelegramSender, make_bot
 from bot.messages import Incoming, StepResult
 from bot.runtime import build_runtime
 from bot.settings import Settings
-from storage.migrate import upgrade
 from tests.fakes.telegram_api import FakeTelegram
 
 CHATS = 50
@@ -123,26 +120,16 @@ async def _measure(url: str) -> tuple[float, list[float], float, list[float]]:
 
 
 def _run(url: str) -> tuple[float, list[float], float, list[float]]:
-    upgrade(url)
     return asyncio.run(_measure(url))
 
 
 def main() -> None:
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("SQLite (WAL)", *_run(f"sqlite+aiosqlite:///{Path(tmp) / 'tg.sqlite3'}")))
-    pg = asyncio.run(_postgres_url())
-    if pg is not None:
-        url, admin_url = pg
-        try:
-            rows.append(("PostgreSQL", *_run(url)))
-        finally:
-            asyncio.run(_drop(admin_url, url))
+    rows = on_each_database(_run)
     print(f"\nTelegram path: {CHATS} chats × {MESSAGES_EACH} messages, fake Bot API on 127.0.0.1")
     print("| database | ours updates/s | aiogram echo bot updates/s | ratio "
           "| ours p50 / p99 | echo p50 / p99 |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
-    for name, ours, ours_lat, base, base_lat in rows:
+    for name, (ours, ours_lat, base, base_lat) in rows:
         print(
             f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f}x "
             f"| {_latency(ours_lat)} | {_latency(base_lat)} |"

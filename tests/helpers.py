@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from bot.engine import Engine
 from bot.handlers.render import RenderedChoice, RenderedMessage, render
 from bot.messages import Incoming
+from bot.services.residents import CONSENT_VERSION
+from storage.models import ChannelIdentity, Conversation
+from storage.models import Resident as ResidentRow
+from storage.types import utcnow
 
 
 class Resident:
@@ -44,3 +51,37 @@ class Resident:
     async def agree(self) -> None:
         await self.say("halo")
         await self.tap("welcome:agree")
+
+
+async def residents_at_step(
+    engine: Engine,
+    count: int,
+    dialog: str,
+    step: str,
+    data_for: Callable[[int], dict[str, Any]],
+    offered: list[list[Any]] | None = None,
+) -> list[Resident]:
+    """`count` consenting residents whose conversations wait at one step of a dialog,
+    written straight to the database (for tests where they then all act at once)."""
+    chats = [Resident(engine, f"warga-{n}") for n in range(count)]
+    async with engine.runtime.db.transaction() as session:
+        for n, chat in enumerate(chats):
+            person = ResidentRow(consent_version=CONSENT_VERSION, consent_at=utcnow())
+            session.add(person)
+            await session.flush()
+            identity = ChannelIdentity(
+                channel=chat.channel, external_id=chat.sender, resident_id=person.id or 0
+            )
+            session.add(identity)
+            await session.flush()
+            session.add(
+                Conversation(
+                    identity_id=identity.id or 0,
+                    dialog=dialog,
+                    step=step,
+                    data=data_for(n),
+                    offered_choices=offered or [],
+                    locale="id",
+                )
+            )
+    return chats

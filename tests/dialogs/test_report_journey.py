@@ -16,22 +16,19 @@ from bot.messages import Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MediaStore
 from bot.services.reports import KINDS, ReportService, viewer_for
-from bot.services.residents import CONSENT_VERSION
 from bot.services.tickets import find_code
 from storage.models import (
-    ChannelIdentity,
-    Conversation,
     InboundEvent,
     MessageLog,
     Officer,
     Outbox,
     Report,
     ReportEvidence,
-    Resident,
     Village,
 )
 from storage.types import utcnow
 from tests.helpers import Resident as Chat
+from tests.helpers import residents_at_step
 
 STORY = "Ketua kelompok meminta potongan 50 ribu dari setiap penerima di balai desa."
 
@@ -315,7 +312,6 @@ async def test_status_result_offers_to_report_and_not_found_offers_a_proposal(
 async def test_a_thousand_residents_submit_at_once(engine: Engine, villages: None) -> None:
     """1,000 residents at the summary tap "Kirim laporan" together: 1,000 unique tickets."""
     runtime = engine.runtime
-    residents = [Chat(engine, f"warga-{n}") for n in range(1000)]
     data = {
         "kind": "potongan",
         "identity": "named",
@@ -324,26 +320,14 @@ async def test_a_thousand_residents_submit_at_once(engine: Engine, villages: Non
         "when": "Hari ini",
         "evidence": [],
     }
-    async with runtime.db.transaction() as session:
-        for n, chat in enumerate(residents):
-            resident = Resident(consent_version=CONSENT_VERSION, consent_at=utcnow())
-            session.add(resident)
-            await session.flush()
-            identity = ChannelIdentity(
-                channel=chat.channel, external_id=chat.sender, resident_id=resident.id or 0
-            )
-            session.add(identity)
-            await session.flush()
-            session.add(
-                Conversation(
-                    identity_id=identity.id or 0,
-                    dialog="report",
-                    step="confirm",
-                    data=dict(data, description=f"{STORY} ({n})"),
-                    offered_choices=[["report:submit", "report.submit", {}]],
-                    locale="id",
-                )
-            )
+    residents = await residents_at_step(
+        engine,
+        1000,
+        "report",
+        "confirm",
+        lambda n: dict(data, description=f"{STORY} ({n})"),
+        [["report:submit", "report.submit", {}]],
+    )
     results = await asyncio.gather(
         *(r.tap("report:submit") for r in residents), return_exceptions=True
     )

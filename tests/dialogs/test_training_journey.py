@@ -14,11 +14,8 @@ from bot.engine import Engine
 from bot.handlers.console import ConsoleChannel
 from bot.messages import Contact, Incoming
 from bot.runtime import Runtime
-from bot.services.residents import CONSENT_VERSION
 from bot.services.tickets import find_code
 from storage.models import (
-    ChannelIdentity,
-    Conversation,
     Outbox,
     Resident,
     Training,
@@ -28,6 +25,7 @@ from storage.models import (
 )
 from storage.types import utcnow
 from tests.helpers import Resident as Chat
+from tests.helpers import residents_at_step
 
 ADULT_NIK = "3307994505800001"  # a woman born 5 May 1980
 
@@ -197,32 +195,17 @@ async def test_two_hundred_residents_press_send_at_once(engine: Engine, seats: i
     """200 residents at the phone step for 20 seats: no errors, 20 seats, 180 in line."""
     runtime = engine.runtime
     session_id = await _session(runtime, seats=seats, min_age=None)
-    residents = [Chat(engine, f"warga-{n}") for n in range(200)]
-    async with runtime.db.transaction() as session:
-        for n, chat in enumerate(residents):
-            resident = Resident(consent_version=CONSENT_VERSION, consent_at=utcnow())
-            session.add(resident)
-            await session.flush()
-            identity = ChannelIdentity(
-                channel=chat.channel, external_id=chat.sender, resident_id=resident.id or 0
-            )
-            session.add(identity)
-            await session.flush()
-            nik, born, _ = person_nik(n)
-            session.add(
-                Conversation(
-                    identity_id=identity.id or 0,
-                    dialog="training",
-                    step="phone",
-                    data={
-                        "session": session_id,
-                        "nik_sealed": runtime.vault.encrypt(nik),
-                        "birth": born.isoformat(),
-                        "name": f"WARGA {n}",
-                    },
-                    locale="id",
-                )
-            )
+
+    def data_for(n: int) -> dict[str, object]:
+        nik, born, _ = person_nik(n)
+        return {
+            "session": session_id,
+            "nik_sealed": runtime.vault.encrypt(nik),
+            "birth": born.isoformat(),
+            "name": f"WARGA {n}",
+        }
+
+    residents = await residents_at_step(engine, 200, "training", "phone", data_for)
     results = await asyncio.gather(
         *(chat.say("081234567890") for chat in residents), return_exceptions=True
     )
