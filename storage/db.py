@@ -6,6 +6,8 @@ Dialect-specific settings live here and nowhere else (DESIGN.md rule 7).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -13,7 +15,13 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -84,3 +92,49 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Leadership:
+    """One holder per name across all app instances: a PostgreSQL session advisory lock on
+    a connection of its own. SQLite means one process, which always leads.
+
+    Used so that one worker per bot sends (a global rate limit holds) and one worker
+    processes a channel's updates in order (DESIGN.md section 6).
+    """
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self._conn: AsyncConnection | None = None
+
+    async def lead(self) -> bool:
+        """True while this instance holds the lock (taken on the first call that can)."""
+        if self.db.is_sqlite:
+            return True
+        try:
+            if self._conn is not None:
+                await self._conn.exec_driver_sql("SELECT 1")  # still ours
+                return True
+            conn = await self.db.engine.connect()
+            taken = (
+                await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
+            ).scalar()
+            if taken:
+                self._conn = conn
+                return True
+            await conn.close()
+        except (DBAPIError, OSError):
+            await self.release()
+        return False
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            # The connection goes back to the pool, so unlock explicitly first.
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+            await conn.close()
+        except (DBAPIError, OSError):
+            with contextlib.suppress(DBAPIError, OSError):
+                await conn.invalidate()  # a dead session holds no lock

@@ -56,6 +56,7 @@ from bot.handlers.telegram_officers import OfficerDesk
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, MediaStore
+from storage.db import Leadership
 from storage.models import ChannelIdentity, InboundEvent, Outbox
 from storage.types import utcnow
 
@@ -576,18 +577,28 @@ async def work_forever(
     channel: TelegramChannel, sender: TelegramSender, wake: asyncio.Event, interval: float = 1.0
 ) -> None:
     """Process stored updates, send the outbox and post new reports to the officers' group,
-    woken early by new updates."""
+    woken early by new updates. With several instances, only the one holding the bot's
+    advisory lock works: updates stay in order and one rate limit holds for the bot."""
     since = utcnow() - timedelta(days=1)  # a first start does not flood the group with history
-    while True:
-        try:
-            await channel.process_pending()
-            await sender.send_pending()
-            if channel.desk is not None:
-                await channel.desk.post_new_reports(since)
-        except (DBAPIError, OSError, StorageUnavailable) as error:
-            log.error("telegram worker paused: %s", type(error).__name__)
-        except Exception:
-            log.exception("telegram worker pass failed")
-        wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=interval)
+    token = channel.runtime.settings.telegram_bot_token
+    bot_id = token.get_secret_value().split(":", 1)[0] if token else "telegram"
+    leadership = Leadership(channel.runtime.db, f"telegram-worker:{bot_id}")
+    try:
+        while True:
+            try:
+                if not await leadership.lead():
+                    await asyncio.sleep(interval * 5)
+                    continue
+                await channel.process_pending()
+                await sender.send_pending()
+                if channel.desk is not None:
+                    await channel.desk.post_new_reports(since)
+            except (DBAPIError, OSError, StorageUnavailable) as error:
+                log.error("telegram worker paused: %s", type(error).__name__)
+            except Exception:
+                log.exception("telegram worker pass failed")
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+    finally:
+        await leadership.release()
