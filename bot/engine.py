@@ -145,7 +145,7 @@ class Engine:
         session.add(identity)
         self._log(session, identity, incoming, turn.locale, turn.replies, event, turn.conceal_log)
         if queue_replies:
-            await self._queue(session, identity, turn.locale, turn.replies)
+            await self._queue(session, identity, turn.locale, turn.replies, incoming)
         if event is not None:
             if turn.conceal_log or "sealed" in event.payload:
                 # Concealed: its choice ids and file hashes would link the report. Sealed:
@@ -420,10 +420,21 @@ class Engine:
         identity: ChannelIdentity,
         locale: str,
         replies: Sequence[Reply],
+        incoming: Incoming | None = None,
     ) -> None:
         outbox = OutboxQueue(session, self.runtime.catalogs)
+        # A tap answered by one new set of choices is a menu changing step: the channel may
+        # replace the tapped message instead of adding one.
+        replaces = (
+            incoming.origin_message_id
+            if incoming is not None
+            and len(replies) == 1
+            and replies[0].choices
+            and not replies[0].ask_contact
+            else None
+        )
         for reply in replies:
-            await outbox.queue_reply(identity, locale, reply)
+            await outbox.queue_reply(identity, locale, reply, replaces)
 
     async def _apologise(self, incoming: Incoming, queue_replies: bool = False) -> StepResult:
         """After a failed step: log the message and apologise, leaving the state as it was."""

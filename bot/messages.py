@@ -62,6 +62,8 @@ class Incoming:
     received_at: datetime = field(default_factory=utcnow)
     # Something the channel cannot pass on (a sticker, a poll): answered politely.
     unsupported: bool = False
+    # For a tapped button: the platform message it belongs to (channels that can edit it).
+    origin_message_id: str | None = None
 
     @property
     def kind(self) -> str:

@@ -375,6 +375,8 @@ class Outbox(SQLModel, table=True):
     choices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
     ask_contact: bool = False  # show the platform's share-contact button with this message
+    # The platform message this one may replace (a menu changing step): edit, not send.
+    replaces_message_id: str | None = Field(default=None, max_length=64)
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     status: str = Field(default="pending", max_length=16)
     reason: str = Field(default="", max_length=300)

@@ -210,12 +210,14 @@ class TelegramChannel:
                         chat_id=int(chat["id"]), message_id=int(tapped["message_id"])
                     )
             sender = query.get("from") or {}
+            origin = tapped.get("message_id")
             return Incoming(
                 channel=Channel.TELEGRAM,
                 sender_id=str(sender.get("id")),
                 choice_id=str(query.get("data") or "")[:CALLBACK_LIMIT] or None,
                 platform_id=platform_id,
                 sender_name=sender.get("first_name"),
+                origin_message_id=str(origin) if origin else None,
             )
         message = update.get("message")
         if not isinstance(message, dict) or (message.get("chat") or {}).get("type") != "private":
@@ -452,6 +454,8 @@ class TelegramSender:
         chunks = split_text(html.escape(row.text))
         markup = self._markup(row)
         try:
+            if await self._replace(row, chat_id, chunks, markup):
+                return "sent", "", None
             for index, chunk in enumerate(chunks):
                 await self._wait_turn(chat_id)
                 last = index == len(chunks) - 1
@@ -473,6 +477,31 @@ class TelegramSender:
             log.error("telegram refused outbox row %s: %s", row.id, error.message)
             return "failed", error.message[:300], None
         return "sent", "", None
+
+    async def _replace(
+        self,
+        row: Outbox,
+        chat_id: str,
+        chunks: list[str],
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
+    ) -> bool:
+        """Edit the tapped menu into this one when it fits in one message; False to send."""
+        if row.replaces_message_id is None or len(chunks) != 1:
+            return False
+        if not (markup is None or isinstance(markup, InlineKeyboardMarkup)):
+            return False
+        await self._wait_turn(chat_id)
+        try:
+            await self.bot.edit_message_text(
+                text=chunks[0],
+                chat_id=int(chat_id),
+                message_id=int(row.replaces_message_id),
+                parse_mode="HTML",
+                reply_markup=markup,
+            )
+        except TelegramBadRequest:
+            return False  # too old to edit, or deleted: send a new message instead
+        return True
 
     async def _wait_turn(self, chat_id: str) -> None:
         bucket = self._chat_bucket(chat_id)

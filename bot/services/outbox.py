@@ -24,7 +24,13 @@ class OutboxQueue:
         self.session = session
         self.catalogs = catalogs
 
-    async def queue_reply(self, identity: ChannelIdentity, locale: str, reply: Reply) -> Outbox:
+    async def queue_reply(
+        self,
+        identity: ChannelIdentity,
+        locale: str,
+        reply: Reply,
+        replaces_message_id: str | None = None,
+    ) -> Outbox:
         """A conversation reply, for channels that deliver through the outbox."""
         assert identity.id is not None
         row = Outbox(
@@ -36,6 +42,7 @@ class OutboxQueue:
             choices=[[c.id, c.key, dict(c.params)] for c in reply.choices],
             text=self.catalogs.t(locale, reply.key, reply.params),
             ask_contact=reply.ask_contact,
+            replaces_message_id=replaces_message_id,
         )
         self.session.add(row)
         return row

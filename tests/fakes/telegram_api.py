@@ -84,10 +84,11 @@ class FakeTelegram:
         self.failures.append((method, status, body))
 
     def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Messages shown in a chat, in order: new ones and menus edited in place."""
         return [
             c.params
             for c in self.calls
-            if c.method == "sendMessage"
+            if c.method in ("sendMessage", "editMessageText")
             and (chat_id is None or int(c.params["chat_id"]) == chat_id)
         ]
 

@@ -344,3 +344,22 @@ async def test_an_oversized_body_is_refused(rig: Rig) -> None:
         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "content-type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_a_menu_changing_step_edits_the_tapped_message(rig: Rig) -> None:
+    await rig.say("halo")
+    await rig.tap("welcome:agree")  # two replies: sent as new messages
+    edits_before = [c for c in rig.fake.calls if c.method == "editMessageText"]
+    assert edits_before == []
+    new_before = len([c for c in rig.fake.calls if c.method == "sendMessage"])
+    await rig.post(rig.fake.tap(CHAT, "menu:faq", message_id=41))
+    await rig.settle()
+    edits = [c.params for c in rig.fake.calls if c.method == "editMessageText"]
+    assert len(edits) == 1 and int(edits[0]["message_id"]) == 41
+    assert "topik" in str(edits[0]["text"]) and edits[0]["reply_markup"]["inline_keyboard"]
+    assert len([c for c in rig.fake.calls if c.method == "sendMessage"]) == new_before
+    rig.fake.fail_next("editMessageText", 400, description="Bad Request: message can't be edited")
+    first_topic = edits[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    await rig.post(rig.fake.tap(CHAT, first_topic, message_id=41))
+    await rig.settle()
+    assert len([c for c in rig.fake.calls if c.method == "sendMessage"]) == new_before + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.runtime import Runtime
 from bot.services.reports import ReportDraft, ReportService, viewer_for
@@ -52,6 +52,7 @@ async def test_a_pass_closes_silent_reports_and_queues_check_backs(runtime: Runt
     assert (second.closed, second.check_backs) == (0, 1)
     assert (await report_clocks.run_once(runtime)).check_backs == 0  # only once
     async with runtime.db.session() as session:
-        keys = [row.message_key for row in (await session.exec(select(Outbox))).all()]
+        statement = select(Outbox).order_by(col(Outbox.id))
+        keys = [row.message_key for row in (await session.exec(statement)).all()]
     assert keys[-1] == "report.push.check_back"
     assert "report.push.rate" in keys
