@@ -23,7 +23,6 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +51,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.rate import TokenBucket
 from bot.handlers.telegram_officers import OfficerDesk
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
@@ -339,22 +339,6 @@ async def poll_forever(bot: Bot, inbox: TelegramInbox, wake: asyncio.Event) -> N
 # -- outbound --------------------------------------------------------------------------------
 
 
-@dataclass
-class _Bucket:
-    capacity: float
-    rate: float  # tokens per second
-    tokens: float
-    stamp: float
-
-    def wait_time(self, now: float) -> float:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        self.tokens -= 1
-
-
 class TelegramSender:
     """Delivers pending outbox rows of the Telegram channel, in order per chat."""
 
@@ -363,18 +347,18 @@ class TelegramSender:
         self.bot = bot
         settings = runtime.settings
         rate = settings.telegram_messages_per_second
-        self._global = _Bucket(rate, rate, rate, time.monotonic())
-        self._chats: dict[str, _Bucket] = {}
+        self._global = TokenBucket(rate, rate, rate, time.monotonic())
+        self._chats: dict[str, TokenBucket] = {}
         self._paused_until = 0.0
 
-    def _chat_bucket(self, chat_id: str) -> _Bucket:
+    def _chat_bucket(self, chat_id: str) -> TokenBucket:
         settings = self.runtime.settings
         if chat_id not in self._chats:
             per_second = (
                 1 / settings.telegram_chat_seconds if settings.telegram_chat_seconds else 1000.0
             )
             burst = float(settings.telegram_chat_burst)
-            self._chats[chat_id] = _Bucket(burst, per_second, burst, time.monotonic())
+            self._chats[chat_id] = TokenBucket(burst, per_second, burst, time.monotonic())
         return self._chats[chat_id]
 
     async def send_pending(self, limit: int = 50) -> int:

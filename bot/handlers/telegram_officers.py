@@ -27,6 +27,7 @@ from aiogram.types import (
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.handlers.rate import TokenBucket
 from bot.runtime import Runtime
 from bot.services.media import MediaStore
 from bot.services.officers import OfficerService
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 ACTIONS = {"verify": "diverifikasi", "follow": "ditindaklanjuti", "done": "selesai"}
 BUTTONS = ("take", "verify", "follow", "done", "reject")
 EXCERPT = 300
+GROUP_PER_MINUTE = 20
+GROUP_BURST = 5
 PHOTOS = 3
 
 
@@ -57,6 +60,8 @@ class OfficerDesk:
         self.bot = bot
         self.chat_id = runtime.settings.telegram_officer_chat_id
         self.locale = runtime.settings.default_locale
+        # Telegram allows a bot about 20 messages a minute in one group.
+        self.group_rate = TokenBucket.per_second(GROUP_PER_MINUTE / 60, GROUP_BURST)
 
     def t(self, key: str, **params: Any) -> str:
         return self.runtime.catalogs.t(self.locale, key, params)
@@ -85,6 +90,7 @@ class OfficerDesk:
         count = 0
         for report, text in zip(reports, texts, strict=True):
             try:
+                await self.group_rate.acquire()
                 sent = await self.bot.send_message(
                     self.chat_id, text, parse_mode="HTML", reply_markup=self._buttons(report.code)
                 )
@@ -120,6 +126,7 @@ class OfficerDesk:
             content = store.shareable(item.sha256, item.mime_type)
             if not content:
                 continue
+            await self.group_rate.acquire()
             with contextlib.suppress(TelegramAPIError):
                 await self.bot.send_photo(
                     self.chat_id or 0,
@@ -246,6 +253,7 @@ class OfficerDesk:
             if viewer.role == "viewer":
                 raise NotAllowed("viewers are read-only")
             officer = await session.get(Officer, officer_id)
+            await self.group_rate.acquire()
             prompt = await self.bot.send_message(
                 self.chat_id or 0,
                 self.t(
@@ -297,6 +305,7 @@ class OfficerDesk:
             if post is None or report is None:
                 return
             text = await self._post_text(session, report)
+        await self.group_rate.acquire()
         with contextlib.suppress(TelegramAPIError):
             await self.bot.edit_message_text(
                 text=text,
