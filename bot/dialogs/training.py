@@ -351,7 +351,9 @@ class TrainingDialog(Dialog):
             "hours": ctx.runtime.settings.training_offer_hours,
         }
         key = "training.confirmed" if outcome.position == 0 else "training.waitlisted"
-        return finish(Reply(key, params, choices=(MINE, MENU_CHOICE)))
+        # No buttons here: the main menu follows (with "Pelatihan saya"), and a channel that
+        # showed a contact button can take it away with this message.
+        return finish(Reply(key, params))
 
     def _refuse(self, ctx: DialogContext, refused: NotEligible) -> Outcome:
         ctx.data.clear()

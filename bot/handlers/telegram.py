@@ -43,6 +43,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
 )
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -436,7 +437,10 @@ class TelegramSender:
 
     async def _send(self, row: Outbox, chat_id: str) -> tuple[str, str, datetime | None]:
         chunks = split_text(html.escape(row.text))
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
         markup = self._markup(row)
+        if markup is None and await self._contact_keyboard_shown(row):
+            markup = ReplyKeyboardRemove(remove_keyboard=True)  # the phone was asked before
         try:
             if await self._replace(row, chat_id, chunks, markup):
                 return "sent", "", None
@@ -462,12 +466,27 @@ class TelegramSender:
             return "failed", error.message[:300], None
         return "sent", "", None
 
+    async def _contact_keyboard_shown(self, row: Outbox) -> bool:
+        """Whether the last message this chat got showed the share-contact keyboard."""
+        async with self.runtime.db.session() as session:
+            statement = (
+                select(Outbox.ask_contact)
+                .where(
+                    Outbox.identity_id == row.identity_id,
+                    Outbox.status == "sent",
+                    col(Outbox.id) < (row.id or 0),
+                )
+                .order_by(col(Outbox.id).desc())
+                .limit(1)
+            )
+            return bool((await session.exec(statement)).first())
+
     async def _replace(
         self,
         row: Outbox,
         chat_id: str,
         chunks: list[str],
-        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None,
     ) -> bool:
         """Edit the tapped menu into this one when it fits in one message; False to send."""
         if row.replaces_message_id is None or len(chunks) != 1:

@@ -234,6 +234,10 @@ async def test_a_training_phone_from_a_shared_contact(rig: Rig) -> None:
     assert await rig.post(contact) == 200
     await rig.settle()
     assert any("Pendaftaran berhasil" in text for text in rig.fake.texts(CHAT)[before:])
+    confirmation = next(
+        p for p in rig.fake.sent(CHAT)[before:] if "Pendaftaran berhasil" in str(p["text"])
+    )
+    assert confirmation["reply_markup"] == {"remove_keyboard": True}  # the contact button goes
 
 
 async def test_stale_buttons_groups_and_unusable_bodies(rig: Rig) -> None:
