@@ -174,7 +174,11 @@ async def test_confidential_identity_is_for_admins_only(runtime: Runtime) -> Non
         assert viewer_sees == {"mode": "named"}
     async with runtime.db.session() as session:
         audited = (
-            await session.exec(select(AuditLog).where(AuditLog.action == "report.identity"))
+            await session.exec(
+                select(AuditLog)
+                .where(AuditLog.action == "report.identity")
+                .order_by(col(AuditLog.id))
+            )
         ).all()
     assert [row.outcome for row in audited] == ["hidden", "shown", "shown", "hidden"]
 

@@ -226,7 +226,11 @@ async def test_an_offer_not_confirmed_in_time_passes_to_the_next(runtime: Runtim
         assert await service.accept_offer(second, NOW + timedelta(hours=25)) is True
     async with runtime.db.session() as session:
         offers = (
-            await session.exec(select(Outbox).where(Outbox.message_key == "training.push.offer"))
+            await session.exec(
+                select(Outbox)
+                .where(Outbox.message_key == "training.push.offer")
+                .order_by(col(Outbox.id))
+            )
         ).all()
     assert [o.identity_id for o in offers] == [waiting[0][1], waiting[1][1]]
     assert [c[0] for c in offers[0].choices] == [
