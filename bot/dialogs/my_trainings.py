@@ -16,6 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, stay
+from bot.dialogs.training import registration_status
 from bot.messages import Choice, Reply
 from bot.services.tickets import display_code
 from bot.services.trainings import ACTIVE, TrainingService
@@ -86,7 +87,7 @@ class MyTrainingsDialog(Dialog):
                 {
                     "title": training.title,
                     "when": catalogs.when(locale, session.starts_at, zone, "format.date"),
-                    "status": _status(ctx, registration.status),
+                    "status": registration_status(ctx, registration.status),
                     "code": display_code(registration.code),
                 },
             )
@@ -127,7 +128,7 @@ class MyTrainingsDialog(Dialog):
             "when": catalogs.when(locale, info.session.starts_at, zone),
             "place": info.session.place,
             "code": display_code(registration.code),
-            "status": _status(ctx, registration.status),
+            "status": registration_status(ctx, registration.status),
             "position": position,
         }
         key = "my_trainings.view_waitlisted" if position else "my_trainings.view"
@@ -165,7 +166,3 @@ class MyTrainingsDialog(Dialog):
 def _service(ctx: DialogContext) -> TrainingService:
     runtime = ctx.runtime
     return TrainingService(ctx.session, runtime.settings, runtime.catalogs, runtime.vault)
-
-
-def _status(ctx: DialogContext, status: str) -> str:
-    return ctx.runtime.catalogs.t(ctx.locale, f"training.status.{status}")

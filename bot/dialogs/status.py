@@ -30,12 +30,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, goto, stay
+from bot.dialogs.nik_prompts import NIK_PROBLEM_KEYS, saved_nik
 from bot.dialogs.routing import route_free_text
 from bot.intents import Intent
 from bot.messages import Choice, Reply
 from bot.services.names import name_tokens
-from bot.services.nik import InvalidNik, NikProblem, parse_nik
-from bot.services.pii import UnreadableSecret, mask_nik
+from bot.services.nik import InvalidNik, parse_nik
+from bot.services.pii import mask_nik
 from bot.services.status_check import LimitScope, LookupRefused, StatusAnswer, StatusCheck
 
 
@@ -56,13 +57,6 @@ SAVE_NO = Choice("status:save_no", "status.save_no")
 REPORT_PROBLEM = Choice("status:report_problem", "status.report_problem")
 PROPOSE = Choice("status:propose", "status.propose")
 
-_NIK_PROBLEM_KEYS = {
-    NikProblem.NO_DIGITS: "status.nik_no_digits",
-    NikProblem.SEVERAL_NUMBERS: "status.nik_several",
-    NikProblem.LENGTH: "status.nik_length",
-    NikProblem.BIRTH_DATE: "status.nik_birth_date",
-    NikProblem.REGION: "status.nik_region",
-}
 _LIMIT_KEYS = {
     LimitScope.FAILURES_PER_HOUR: "status.limited_failures",
     LimitScope.LOOKUPS_PER_DAY: "status.limited_daily",
@@ -79,18 +73,17 @@ class StatusDialog(Dialog):
 
     async def start(self, ctx: DialogContext) -> Outcome:
         ctx.data.clear()
-        saved = ctx.resident.saved_nik_encrypted
-        if saved is not None:
-            try:
-                masked = mask_nik(ctx.runtime.vault.decrypt(saved))
-            except UnreadableSecret:
-                # Sealed under an earlier SECRET_KEY: useless now, so it is not kept.
-                await ctx.residents.forget_nik(ctx.resident)
-                return self._ask_nik()
+        nik = saved_nik(ctx)
+        if nik is not None:
             offer = Reply(
-                "status.ask_saved", {"nik": masked}, choices=(USE_SAVED, OTHER_NIK, MENU_CHOICE)
+                "status.ask_saved",
+                {"nik": mask_nik(nik)},
+                choices=(USE_SAVED, OTHER_NIK, MENU_CHOICE),
             )
             return stay(Step.SAVED, offer)
+        if ctx.resident.saved_nik_encrypted is not None:
+            # Sealed under an earlier SECRET_KEY: useless now, so it is not kept.
+            await ctx.residents.forget_nik(ctx.resident)
         return self._ask_nik()
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
@@ -137,7 +130,7 @@ class StatusDialog(Dialog):
         try:
             nik = parse_nik(ctx.text)
         except InvalidNik as invalid:
-            return self._ask_nik(_NIK_PROBLEM_KEYS[invalid.problem], count=invalid.digits)
+            return self._ask_nik(NIK_PROBLEM_KEYS[invalid.problem], count=invalid.digits)
         vault = ctx.runtime.vault
         nik_hash = vault.lookup_hash(nik)
         try:

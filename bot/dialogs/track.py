@@ -23,20 +23,16 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import timedelta
 from enum import StrEnum
 
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, stay
 from bot.dialogs.routing import route_free_text
 from bot.intents import Intent
 from bot.messages import Choice, Reply
-from bot.services.reports import OPEN, ReportService
+from bot.services.reports import OPEN, CodeLookupLimited, ReportService
 from bot.services.tickets import display_code, find_code, read_code
 from storage.models import Report
-from storage.repositories import audit as audit_repo
 
-CODE_LOOKUP = "report.code_lookup"
-WRONG_CODES_PER_HOUR = 10
 SHOWN_REPORTS = 5
 SHOWN_EVENTS = 6
 ENTER_CODE = Choice("track:enter_code", "track.enter_code")
@@ -115,16 +111,12 @@ class TrackDialog(Dialog):
         return stay(Step.LIST, Reply("track.prompt", choices=(*choices, ENTER_CODE, MENU_CHOICE)))
 
     async def _by_code(self, ctx: DialogContext, code: str) -> Outcome:
-        since = ctx.now - timedelta(hours=1)
-        wrong, oldest = await audit_repo.count_since(
-            ctx.session, ctx.actor, CODE_LOOKUP, "not_found", since
-        )
-        if wrong >= WRONG_CODES_PER_HOUR and oldest is not None:
-            settings = ctx.runtime.settings
-            when = ctx.runtime.catalogs.when(ctx.locale, oldest + timedelta(hours=1), settings.zone)
+        try:
+            report = await _service(ctx).look_up_code(ctx.actor, code, ctx.now)
+        except CodeLookupLimited as limited:
+            zone = ctx.runtime.settings.zone
+            when = ctx.runtime.catalogs.when(ctx.locale, limited.retry_at, zone)
             return finish(Reply("track.limited", {"when": when}))
-        report = await _service(ctx).by_code(code)
-        ctx.audit.record(ctx.actor, CODE_LOOKUP, "found" if report else "not_found", ctx.now)
         if report is None:
             shown = {"code": display_code(code)}
             return stay(Step.CODE, Reply("track.not_found", shown, choices=(MENU_CHOICE,)))

@@ -32,11 +32,12 @@ from datetime import date
 from enum import StrEnum
 
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, stay
+from bot.dialogs.nik_prompts import NIK_PROBLEM_KEYS, saved_nik
 from bot.intents import Intent
 from bot.messages import Choice, Reply
 from bot.services.names import normalise_name
-from bot.services.nik import InvalidNik, NikProblem, birth_date_from_nik, parse_nik
-from bot.services.pii import UnreadableSecret, mask_nik
+from bot.services.nik import InvalidNik, birth_date_from_nik, parse_nik
+from bot.services.pii import mask_nik
 from bot.services.tickets import display_code
 from bot.services.trainings import (
     AlreadyRegistered,
@@ -55,13 +56,6 @@ USE_SAVED = Choice("training:use_saved", "status.use_saved")
 OTHER_NIK = Choice("training:other_nik", "status.other_nik")
 MINE = Choice("menu:my_trainings", "menu.my_trainings")
 _PHONE = re.compile(r"^(?:\+?62|0)(8\d{8,11})$")
-_NIK_PROBLEMS = {
-    NikProblem.NO_DIGITS: "status.nik_no_digits",
-    NikProblem.SEVERAL_NUMBERS: "status.nik_several",
-    NikProblem.LENGTH: "status.nik_length",
-    NikProblem.BIRTH_DATE: "status.nik_birth_date",
-    NikProblem.REGION: "status.nik_region",
-}
 
 
 class Step(StrEnum):
@@ -107,11 +101,8 @@ class TrainingDialog(Dialog):
             return await self._begin(ctx)
         if step is Step.SAVED_NIK:
             if choice == USE_SAVED.id and ctx.resident.saved_nik_encrypted:
-                try:
-                    nik = ctx.runtime.vault.decrypt(ctx.resident.saved_nik_encrypted)
-                except UnreadableSecret:
-                    return self._ask_nik()
-                return await self._nik(ctx, nik)
+                nik = saved_nik(ctx)
+                return await self._nik(ctx, nik) if nik else self._ask_nik()
             if choice == OTHER_NIK.id:
                 return self._ask_nik()
         if step is Step.NIK:
@@ -120,7 +111,7 @@ class TrainingDialog(Dialog):
             try:
                 return await self._nik(ctx, parse_nik(ctx.text))
             except InvalidNik as invalid:
-                return self._ask_nik(_NIK_PROBLEMS[invalid.problem], count=invalid.digits)
+                return self._ask_nik(NIK_PROBLEM_KEYS[invalid.problem], count=invalid.digits)
         if step is Step.NAME:
             return await self._name(ctx)
         if step is Step.VILLAGE:
@@ -213,15 +204,11 @@ class TrainingDialog(Dialog):
     # -- registering -------------------------------------------------------------------------
 
     async def _begin(self, ctx: DialogContext) -> Outcome:
-        saved = ctx.resident.saved_nik_encrypted
-        if saved:
-            try:
-                masked = mask_nik(ctx.runtime.vault.decrypt(saved))
-            except UnreadableSecret:
-                return self._ask_nik()
+        nik = saved_nik(ctx)
+        if nik is not None:
             offer = Reply(
                 "training.ask_saved_nik",
-                {"nik": masked},
+                {"nik": mask_nik(nik)},
                 choices=(USE_SAVED, OTHER_NIK, MENU_CHOICE),
             )
             return stay(Step.SAVED_NIK, offer)
@@ -247,7 +234,10 @@ class TrainingDialog(Dialog):
                 return self._refuse(ctx, refused)
         existing = await service.registration_for(info.session.id or 0, nik_hash)
         if existing is not None:
-            params = {"code": display_code(existing.code), "status": _status(ctx, existing.status)}
+            params = {
+                "code": display_code(existing.code),
+                "status": registration_status(ctx, existing.status),
+            }
             return finish(Reply("training.already", params, choices=(MINE, MENU_CHOICE)))
         ctx.data.update(nik_sealed=ctx.runtime.vault.encrypt(nik), birth=birth.isoformat())
         if home is not None:
@@ -337,7 +327,7 @@ class TrainingDialog(Dialog):
         except AlreadyRegistered as already:
             known = {
                 "code": display_code(already.registration.code),
-                "status": _status(ctx, already.registration.status),
+                "status": registration_status(ctx, already.registration.status),
             }
             return finish(Reply("training.already", known, choices=(MINE, MENU_CHOICE)))
         data.clear()
@@ -374,7 +364,7 @@ def _service(ctx: DialogContext) -> TrainingService:
     return TrainingService(ctx.session, runtime.settings, runtime.catalogs, runtime.vault)
 
 
-def _status(ctx: DialogContext, status: str) -> str:
+def registration_status(ctx: DialogContext, status: str) -> str:
     return ctx.runtime.catalogs.t(ctx.locale, f"training.status.{status}")
 
 

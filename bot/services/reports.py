@@ -37,6 +37,7 @@ from storage.models import (
     ReportEvidence,
     Resident,
 )
+from storage.repositories import audit as audit_repo
 
 KINDS = (
     "belum_terima",
@@ -62,6 +63,9 @@ DUPLICATE_WINDOW = timedelta(hours=24)
 CHECK_BACK_AFTER = timedelta(days=14)
 ACCUSED_SCORE = 90.0
 CODE_ATTEMPTS = 5
+CODE_LOOKUP = "report.code_lookup"
+WRONG_CODES_PER_WINDOW = 10
+CODE_WINDOW = timedelta(hours=1)
 
 
 class ReportError(Exception):
@@ -81,6 +85,14 @@ class InvalidTransition(ReportError):
         super().__init__(f"{current} → {wanted}")
         self.current = current
         self.wanted = wanted
+
+
+class CodeLookupLimited(ReportError):
+    """Too many wrong ticket codes from one identity; `retry_at` is when it may try again."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__("too many wrong codes")
+        self.retry_at = retry_at
 
 
 class ReasonRequired(ReportError):
@@ -249,6 +261,18 @@ class ReportService:
 
     async def by_code(self, code: str) -> Report | None:
         return (await self.session.exec(select(Report).where(Report.code == code))).first()
+
+    async def look_up_code(self, actor: str, code: str, now: datetime) -> Report | None:
+        """A report by its code, for whoever holds it; wrong codes are limited and audited,
+        so probing for codes is slow and visible."""
+        wrong, oldest = await audit_repo.count_since(
+            self.session, actor, CODE_LOOKUP, "not_found", now - CODE_WINDOW
+        )
+        if wrong >= WRONG_CODES_PER_WINDOW and oldest is not None:
+            raise CodeLookupLimited(oldest + CODE_WINDOW)
+        report = await self.by_code(code)
+        self.audit.record(actor, CODE_LOOKUP, "found" if report else "not_found", now)
+        return report
 
     async def of_resident(self, resident_id: int, limit: int = 10) -> Sequence[Report]:
         statement = (

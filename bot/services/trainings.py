@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +35,7 @@ from storage.models import (
     TrainingSession,
     Village,
 )
+from storage.repositories import registry as registry_repo
 
 HOLDING = ("confirmed", "offered")  # statuses that take a seat
 ACTIVE = ("confirmed", "offered", "waitlisted")
@@ -106,36 +107,32 @@ class TrainingService:
 
     async def open_sessions(self, now: datetime, home_village: str | None) -> list[SessionInfo]:
         """Sessions still taking registrations: the resident's village first, then by date."""
+        infos = await self._session_infos(
+            col(TrainingSession.registration_deadline) > now,
+            col(TrainingSession.starts_at) > now,
+        )
+        return sorted(infos, key=lambda info: info.session.village_code != home_village)
+
+    async def session_info(self, session_id: int) -> SessionInfo:
+        infos = await self._session_infos(col(TrainingSession.id) == session_id)
+        if not infos:
+            raise SessionNotFound(session_id)
+        return infos[0]
+
+    async def _session_infos(self, *conditions: ColumnElement[bool]) -> list[SessionInfo]:
+        """Sessions with their training, village name and seats left, soonest first."""
         statement = (
             select(TrainingSession, Training, Village.name)
             .join(Training, col(Training.id) == col(TrainingSession.training_id))
             .join(Village, col(Village.code) == col(TrainingSession.village_code))
-            .where(
-                col(TrainingSession.registration_deadline) > now,
-                col(TrainingSession.starts_at) > now,
-            )
+            .where(*conditions)
             .order_by(col(TrainingSession.starts_at))
         )
         rows = (await self.session.exec(statement)).all()
         held = await self._held_counts([s.id or 0 for s, _, _ in rows])
-        infos = [
+        return [
             SessionInfo(s, t, name, max(0, s.seats - held.get(s.id or 0, 0))) for s, t, name in rows
         ]
-        return sorted(infos, key=lambda info: info.session.village_code != home_village)
-
-    async def session_info(self, session_id: int) -> SessionInfo:
-        statement = (
-            select(TrainingSession, Training, Village.name)
-            .join(Training, col(Training.id) == col(TrainingSession.training_id))
-            .join(Village, col(Village.code) == col(TrainingSession.village_code))
-            .where(TrainingSession.id == session_id)
-        )
-        row = (await self.session.exec(statement)).first()
-        if row is None:
-            raise SessionNotFound(session_id)
-        session, training, name = row
-        held = await self._held_counts([session_id])
-        return SessionInfo(session, training, name, max(0, session.seats - held.get(session_id, 0)))
 
     def check_eligible(self, info: SessionInfo, applicant: Applicant, now: datetime) -> None:
         """Raise NotEligible with the reason a resident will read."""
@@ -153,11 +150,7 @@ class TrainingService:
             raise NotEligible("village", village=info.village_name)
 
     async def home_village(self, nik_hash: str) -> str | None:
-        person = (
-            await self.session.exec(
-                select(RegistryPerson).where(RegistryPerson.nik_hash == nik_hash)
-            )
-        ).first()
+        person = await registry_repo.person_by_nik_hash(self.session, nik_hash)
         return person.village_code if person else None
 
     async def register(
