@@ -29,7 +29,14 @@ from bot.runtime import Runtime
 from bot.services.outbox import OutboxQueue
 from bot.services.residents import ResidentService
 from bot.text import clean, fold, redact_id_numbers, typed_number
-from storage.models import ChannelIdentity, Conversation, InboundEvent, MessageLog, Resident
+from storage.models import (
+    ChannelIdentity,
+    Conversation,
+    InboundEvent,
+    MessageLog,
+    Outbox,
+    Resident,
+)
 from storage.repositories import conversations as repo
 from storage.types import utcnow
 
@@ -143,9 +150,14 @@ class Engine:
         session.add(conversation)
         identity.last_inbound_at = now
         session.add(identity)
-        self._log(session, identity, incoming, turn.locale, turn.replies, event, turn.conceal_log)
-        if queue_replies:
+        queued = (
             await self._queue(session, identity, turn.locale, turn.replies, incoming)
+            if queue_replies
+            else []
+        )
+        self._log(
+            session, identity, incoming, turn.locale, turn.replies, event, turn.conceal_log, queued
+        )
         if event is not None:
             if turn.conceal_log or "sealed" in event.payload:
                 # Concealed: its choice ids and file hashes would link the report. Sealed:
@@ -175,8 +187,14 @@ class Engine:
         identity = await repo.find_identity(session, incoming.channel, incoming.sender_id)
         if identity is None:
             identity = await repo.create_identity(
-                session, incoming.channel, incoming.sender_id, incoming.sender_name
+                session,
+                incoming.channel,
+                incoming.sender_id,
+                incoming.sender_name,
+                incoming.sender_phone,
             )
+        elif incoming.sender_phone and identity.phone != incoming.sender_phone:
+            identity.phone = incoming.sender_phone  # the platform says the number changed
         return identity
 
     async def _continue(
@@ -379,6 +397,7 @@ class Engine:
         replies: Sequence[Reply],
         event: InboundEvent | None,
         conceal: bool = False,
+        queued: Sequence[Outbox] = (),
     ) -> None:
         assert identity.id is not None
         if conceal:
@@ -398,7 +417,8 @@ class Engine:
             )
         )
         catalogs = self.runtime.catalogs
-        for reply in replies:
+        outbox_ids: list[int | None] = [row.id for row in queued] or [None] * len(replies)
+        for reply, outbox_id in zip(replies, outbox_ids, strict=True):
             labels = [
                 {"id": c.id, "label": catalogs.t(locale, c.key, c.params)} for c in reply.choices
             ]
@@ -411,6 +431,7 @@ class Engine:
                     text=catalogs.t(locale, reply.key, reply.params),
                     message_key=reply.key,
                     payload={"choices": labels} if labels else {},
+                    outbox_id=outbox_id,
                 )
             )
 
@@ -421,7 +442,8 @@ class Engine:
         locale: str,
         replies: Sequence[Reply],
         incoming: Incoming | None = None,
-    ) -> None:
+    ) -> list[Outbox]:
+        """The replies as outbox rows (flushed, so the message log can name them)."""
         outbox = OutboxQueue(session, self.runtime.catalogs)
         # A tap answered by one new set of choices is a menu changing step: the channel may
         # replace the tapped message instead of adding one.
@@ -433,8 +455,10 @@ class Engine:
             and not replies[0].ask_contact
             else None
         )
-        for reply in replies:
-            await outbox.queue_reply(identity, locale, reply, replaces)
+        rows = [await outbox.queue_reply(identity, locale, reply, replaces) for reply in replies]
+        if rows:
+            await session.flush()
+        return rows
 
     async def _apologise(self, incoming: Incoming, queue_replies: bool = False) -> StepResult:
         """After a failed step: log the message and apologise, leaving the state as it was."""
@@ -444,9 +468,8 @@ class Engine:
             resident = await session.get(Resident, identity.resident_id)
             assert resident is not None
             locale = self.runtime.catalogs.normalize_locale(resident.locale)
-            self._log(session, identity, incoming, locale, [reply], None)
-            if queue_replies:
-                await self._queue(session, identity, locale, [reply])
+            queued = await self._queue(session, identity, locale, [reply]) if queue_replies else []
+            self._log(session, identity, incoming, locale, [reply], None, queued=queued)
         return StepResult(locale, (reply,))
 
 

@@ -64,6 +64,8 @@ class Incoming:
     unsupported: bool = False
     # For a tapped button: the platform message it belongs to (channels that can edit it).
     origin_message_id: str | None = None
+    # The sender's phone number, where the platform tells it (WhatsApp's wa_id).
+    sender_phone: str | None = None
 
     @property
     def kind(self) -> str:
@@ -85,6 +87,7 @@ class Incoming:
             platform_id=self.platform_id,
             sender_name=self.sender_name,
             received_at=self.received_at,
+            sender_phone=self.sender_phone,
         )
 
     def payload(self) -> dict[str, Any]:

@@ -11,6 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - the refused default, not a secret
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# WhatsApp template names per purpose (README "WhatsApp templates" gives their bodies).
+DEFAULT_WHATSAPP_TEMPLATES = {
+    "report_update": "bansos_kabar_laporan",
+    "training_reminder": "bansos_pengingat_pelatihan",
+    "training_offer": "bansos_tawaran_kursi",
+    "schedule": "bansos_jadwal_penyaluran",
+    "notice": "bansos_pemberitahuan",
+}
 
 
 class Settings(BaseSettings):
@@ -38,6 +46,21 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = Field(default="23.0", pattern=r"^\d+\.\d+$")
+    # Outbound limits: Cloud API throughput per phone number (80/s by default, up to 1,000
+    # once Meta raises it) and the pair rate, about one message per 6 s to one person with
+    # short bursts allowed.
+    whatsapp_messages_per_second: float = Field(default=80.0, gt=0, le=1000)
+    whatsapp_pair_burst: int = Field(default=10, ge=1, le=45)
+    whatsapp_pair_seconds: float = Field(default=6.0, ge=0, le=60)
+    # Approved templates for messages outside the 24-hour window, per purpose and locale:
+    # {"report_update": {"id": "bansos_kabar_laporan:id", "en": "bansos_kabar_laporan:en"}}.
+    whatsapp_templates: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            purpose: {"id": f"{name}:id", "en": f"{name}:en"}
+            for purpose, name in DEFAULT_WHATSAPP_TEMPLATES.items()
+        }
+    )
 
     media_dir: Path = Path("var/media")
     locales_dir: Path = PROJECT_ROOT / "locales"
@@ -89,6 +112,13 @@ class Settings(BaseSettings):
         for code in self.villages:
             if not (code.isdigit() and len(code) == 10):
                 raise ValueError(f"VILLAGES: {code!r} is not a 10-digit Kemendagri village code")
+        for purpose, by_locale in self.whatsapp_templates.items():
+            for locale, spec in by_locale.items():
+                name, _, language = spec.partition(":")
+                if not name or not language:
+                    raise ValueError(
+                        f"WHATSAPP_TEMPLATES[{purpose}][{locale}] must be 'name:language'"
+                    )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -91,6 +91,10 @@ class MessageLog(SQLModel, table=True):
     message_key: str | None = Field(default=None, max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     inbound_event_id: int | None = Field(default=None, foreign_key="inbound_event.id")
+    # For a reply a push channel delivers: its outbox row, and the platform's last word on
+    # it (sent, delivered, read, failed), so officers see delivery ticks.
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id", index=True)
+    delivery: str = Field(default="", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
@@ -378,12 +382,20 @@ class Outbox(SQLModel, table=True):
     # The platform message this one may replace (a menu changing step): edit, not send.
     replaces_message_id: str | None = Field(default=None, max_length=64)
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    # pending | sending | sent | delivered | read | failed | skipped
     status: str = Field(default="pending", max_length=16)
     reason: str = Field(default="", max_length=300)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The platform's id for what was sent (WhatsApp's wamid), which status webhooks name.
+    platform_message_id: str | None = Field(default=None, max_length=128, index=True)
+    sent_as: str = Field(default="", max_length=16)  # "" | free | template
+    # A reply sent as several platform messages: how many went out, so a retry goes on.
+    parts_sent: int = 0
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TrainingRegistration(SQLModel, table=True):

@@ -49,16 +49,17 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.rate import TokenBucket
+from bot.handlers.render import split_text
 from bot.handlers.telegram_officers import OfficerDesk
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, MediaStore
 from storage.db import Leadership
 from storage.models import ChannelIdentity, InboundEvent, Outbox
+from storage.repositories import outbox as outbox_repo
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -399,41 +400,9 @@ class TelegramSender:
     async def _claim(self, limit: int) -> list[tuple[Outbox, str]]:
         now = utcnow()
         async with self.runtime.db.transaction() as session:
-            statement = (
-                select(Outbox, ChannelIdentity)
-                .join(ChannelIdentity, col(ChannelIdentity.id) == col(Outbox.identity_id))
-                .where(
-                    Outbox.channel == Channel.TELEGRAM,
-                    Outbox.status == "pending",
-                    (col(Outbox.next_attempt_at).is_(None)) | (col(Outbox.next_attempt_at) <= now),
-                )
-                .order_by(col(Outbox.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=Outbox)
-            )
-            rows = (await session.exec(statement)).all()
-            claimed = []
-            for row, identity in rows:
-                if identity.unreachable_at is not None:
-                    row.status, row.reason = "skipped", "unreachable"
-                else:
-                    row.status, row.next_attempt_at = "sending", now  # when it was claimed
-                    claimed.append((row, identity.external_id))
-                session.add(row)
-            await self._give_up_interrupted(session, now)
-            return claimed
-
-    async def _give_up_interrupted(self, session: AsyncSession, now: datetime) -> None:
-        """Rows left "sending" by a crashed sender: Telegram may have them already, so they
-        are not sent again (at most once), but marked for officers to see."""
-        statement = select(Outbox).where(
-            Outbox.channel == Channel.TELEGRAM,
-            Outbox.status == "sending",
-            col(Outbox.next_attempt_at) < now - INTERRUPTED_AFTER,
-        )
-        for row in (await session.exec(statement)).all():
-            row.status, row.reason = "failed", "interrupted"
-            session.add(row)
+            claimed = await outbox_repo.claim_due(session, Channel.TELEGRAM, now, limit)
+            await outbox_repo.fail_interrupted(session, Channel.TELEGRAM, now - INTERRUPTED_AFTER)
+            return [(row, identity.external_id) for row, identity in claimed]
 
     async def _send(self, row: Outbox, chat_id: str) -> tuple[str, str, datetime | None]:
         chunks = split_text(html.escape(row.text))
@@ -570,26 +539,6 @@ def keyboard_rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKe
     """Two short buttons to a row on a phone screen, long ones alone; at most 8 per row."""
     per_row = 2 if all(len(b.text) <= SHORT_LABEL for b in buttons) else 1
     return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Chunks of at most `limit` characters, cut at paragraph, line or word boundaries."""
-    chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        if cut <= 0:
-            cut = limit
-        # Never cut inside an HTML entity such as "&amp;".
-        amp = window.rfind("&", 0, cut)
-        if amp != -1 and ";" not in window[amp:cut]:
-            cut = amp or cut
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n ")
-    if rest.strip() or not chunks:
-        chunks.append(rest)
-    return chunks
 
 
 async def set_commands(bot: Bot, runtime: Runtime) -> None:

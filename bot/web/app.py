@@ -1,4 +1,4 @@
-"""The ASGI app: health, metrics, web chat (and, as their issues land, webhooks and dashboard)."""
+"""The ASGI app: health, metrics, web chat, the Telegram and WhatsApp webhooks and workers."""
 
 from __future__ import annotations
 
@@ -31,6 +31,15 @@ from bot.handlers.telegram import (
 )
 from bot.handlers.telegram_officers import OfficerDesk
 from bot.handlers.webchat import webchat_router
+from bot.handlers.whatsapp import (
+    WhatsAppChannel,
+    WhatsAppInbox,
+    close_client,
+    make_client,
+    whatsapp_router,
+)
+from bot.handlers.whatsapp import work_forever as whatsapp_work_forever
+from bot.handlers.whatsapp_sender import WhatsAppSender
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
 from bot.workers import jobs as scheduled_jobs
@@ -47,6 +56,8 @@ def create_app(
     engine = engine or Engine(runtime)
     telegram_wake = asyncio.Event()
     telegram_inbox = TelegramInbox(runtime) if runtime.settings.telegram_enabled else None
+    whatsapp_wake = asyncio.Event()
+    whatsapp_inbox = WhatsAppInbox(runtime) if runtime.settings.whatsapp_enabled else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +79,14 @@ def create_app(
         if run_workers and telegram_inbox is not None:
             bot = make_bot(runtime)
             workers += await _start_telegram(runtime, engine, bot, telegram_inbox, telegram_wake)
+        whatsapp = None
+        if run_workers and whatsapp_inbox is not None:
+            whatsapp = make_client(runtime)
+            channel = WhatsAppChannel(runtime, engine, whatsapp)
+            sender = WhatsAppSender(runtime, whatsapp)
+            workers.append(
+                asyncio.create_task(whatsapp_work_forever(channel, sender, whatsapp_wake))
+            )
         yield
         for worker in workers:
             worker.cancel()
@@ -75,6 +94,8 @@ def create_app(
                 await worker
         if bot is not None:
             await bot.session.close()
+        if whatsapp is not None:
+            await close_client(whatsapp)
         await runtime.db.dispose()
 
     app = FastAPI(
@@ -89,6 +110,8 @@ def create_app(
     app.include_router(webchat_router(engine, templates))
     if telegram_inbox is not None:
         app.include_router(telegram_router(runtime, telegram_inbox, telegram_wake))
+    if whatsapp_inbox is not None:
+        app.include_router(whatsapp_router(runtime, whatsapp_inbox, whatsapp_wake))
 
     @app.get("/healthz")
     async def healthz() -> Response:

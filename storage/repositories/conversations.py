@@ -20,14 +20,20 @@ async def find_identity(
 
 
 async def create_identity(
-    session: AsyncSession, channel: str, external_id: str, display_name: str | None
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    display_name: str | None,
+    phone: str | None = None,
 ) -> ChannelIdentity:
     """A new resident with its first identity; raises IntegrityError if one raced us."""
     resident = Resident(display_name=display_name)
     session.add(resident)
     await session.flush()
     assert resident.id is not None
-    identity = ChannelIdentity(channel=channel, external_id=external_id, resident_id=resident.id)
+    identity = ChannelIdentity(
+        channel=channel, external_id=external_id, resident_id=resident.id, phone=phone
+    )
     session.add(identity)
     await session.flush()
     return identity

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Outbox
+from storage.models import ChannelIdentity, Outbox
 
 
 async def claim_pending_for(
@@ -22,3 +23,45 @@ async def claim_pending_for(
         .with_for_update(skip_locked=True)
     )
     return (await session.exec(statement)).all()
+
+
+async def claim_due(
+    session: AsyncSession, channel: str, now: datetime, limit: int
+) -> list[tuple[Outbox, ChannelIdentity]]:
+    """A push channel's due rows, oldest first, marked "sending" (with the claim time in
+    `next_attempt_at`) and locked so no other sender takes them. Rows of an unreachable
+    identity are skipped instead of claimed."""
+    statement = (
+        select(Outbox, ChannelIdentity)
+        .join(ChannelIdentity, col(ChannelIdentity.id) == col(Outbox.identity_id))
+        .where(
+            Outbox.channel == channel,
+            Outbox.status == "pending",
+            (col(Outbox.next_attempt_at).is_(None)) | (col(Outbox.next_attempt_at) <= now),
+        )
+        .order_by(col(Outbox.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Outbox)
+    )
+    claimed = []
+    for row, identity in (await session.exec(statement)).all():
+        if identity.unreachable_at is not None:
+            row.status, row.reason = "skipped", "unreachable"
+        else:
+            row.status, row.next_attempt_at = "sending", now
+            claimed.append((row, identity))
+        session.add(row)
+    return claimed
+
+
+async def fail_interrupted(session: AsyncSession, channel: str, claimed_before: datetime) -> None:
+    """Rows left "sending" by a crashed sender: the platform may have them already, so they
+    are not sent again (at most once) but marked for officers to see."""
+    statement = select(Outbox).where(
+        Outbox.channel == channel,
+        Outbox.status == "sending",
+        col(Outbox.next_attempt_at) < claimed_before,
+    )
+    for row in (await session.exec(statement)).all():
+        row.status, row.reason = "failed", "interrupted"
+        session.add(row)

@@ -11,12 +11,8 @@ from aiogram.types import InlineKeyboardButton
 from sqlmodel import col, func, select
 
 from bot.engine import Engine
-from bot.handlers.telegram import (
-    TelegramChannel,
-    keyboard_rows,
-    poll_forever,
-    split_text,
-)
+from bot.handlers.render import split_text
+from bot.handlers.telegram import TelegramChannel, keyboard_rows, poll_forever
 from bot.runtime import Runtime, build_runtime
 from bot.services.demo import SHOWCASE, seed_demo
 from bot.web.app import create_app
