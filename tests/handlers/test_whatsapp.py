@@ -3,6 +3,7 @@ server, signed webhooks over HTTP into the app, the engine, the outbox and the s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import timedelta
@@ -527,3 +528,41 @@ async def test_the_webhook_answers_503_when_the_database_is_down(wa_rig: WaRig) 
         )
     await broken.db.dispose()
     assert response.status_code == 503
+
+
+async def test_serve_runs_the_worker_that_answers_webhooks(wa_rig: WaRig) -> None:
+    rig = wa_rig
+    app = create_app(rig.runtime, run_workers=True)
+    body = json.dumps(rig.fake.say(WA_PHONE, "halo", WA_USER)).encode()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        response = await client.post(
+            "/webhooks/whatsapp",
+            content=body,
+            headers={"X-Hub-Signature-256": sign(body, WA_APP_SECRET)},
+        )
+        assert response.status_code == 200
+        for _ in range(200):
+            if len(rig.fake.texts(WA_USER)) >= 2:
+                break
+            await asyncio.sleep(0.05)
+    assert any("Selamat datang" in text for text in rig.fake.texts(WA_USER))
+
+
+async def test_my_trainings_and_deleting_my_data_on_whatsapp(wa_rig: WaRig) -> None:
+    rig = wa_rig
+    session_id = await _session(rig.runtime, min_age=None)
+    await _agree(rig)
+    await rig.tap("menu:training")
+    await rig.tap(f"training:session:{session_id}")
+    await rig.tap("training:register")
+    await rig.say("3307994505800001")
+    await rig.say("Siti Aminah")
+    await rig.say("0812 3456 7890")
+    await rig.say("menu")
+    mine = await rig.tap("menu:my_trainings")
+    assert any("Membatik Tulis" in text for text in mine)
+    await rig.say("hapus data saya")
+    assert rig.choice_ids()  # the privacy journey asks before deleting anything
