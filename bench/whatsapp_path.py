@@ -85,7 +85,8 @@ class _Served:
     """An ASGI app under uvicorn on a free 127.0.0.1 port, in this event loop."""
 
     def __init__(self, app: Any) -> None:
-        self.socket = socket.socket()
+        # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets that say so.
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)

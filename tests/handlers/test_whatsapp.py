@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlmodel import col, func, select
 
 from bot.handlers.whatsapp_render import ButtonsOut, neutralise_markup, render_message, shorten
+from bot.handlers.whatsapp_sender import WhatsAppSender
 from bot.handlers.whatsapp_templates import one_line
 from bot.i18n import Catalogs
 from bot.messages import Choice
@@ -566,3 +569,70 @@ async def test_my_trainings_and_deleting_my_data_on_whatsapp(wa_rig: WaRig) -> N
     assert any("Membatik Tulis" in text for text in mine)
     await rig.say("hapus data saya")
     assert rig.choice_ids()  # the privacy journey asks before deleting anything
+
+
+async def test_bad_input_stale_buttons_huge_texts_and_concurrent_redeliveries(
+    wa_rig: WaRig,
+) -> None:
+    rig = wa_rig
+    await _agree(rig)
+    stale = rig.fake.button_reply(WA_PHONE, "report:kind:potongan", "Potongan", user_id=WA_USER)
+    answer = await rig.deliver(rig.fake.deliver(stale))
+    assert any("sudah tidak berlaku" in text for text in answer)
+    flood = await rig.say("*tebal* " * 700)
+    assert any("terlalu panjang" in text or "pendek" in text for text in flood), flood
+    await rig.say("menu")
+    await rig.tap("menu:status")
+    wrong = await rig.say("3307 9945 0580 901")
+    assert any("NIK harus 16 angka, Anda mengirim 15" in text for text in wrong)
+    payload = rig.fake.say(WA_PHONE, "menu", WA_USER)
+    before = len(rig.fake.texts(WA_USER))
+    codes = await asyncio.gather(*(rig.post(payload) for _ in range(5)))
+    assert codes == [200] * 5
+    await rig.settle()
+    menus = [t for t in rig.fake.texts(WA_USER)[before:] if "Apa yang bisa kami bantu" in t]
+    assert len(menus) == 1
+
+
+async def test_no_raw_nik_in_logs_or_tables_of_a_whatsapp_journey(
+    wa_rig: WaRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = wa_rig
+    await seed_demo(rig.runtime.db, rig.runtime.vault)
+    nik, name, *_ = SHOWCASE[0]
+    with caplog.at_level(logging.DEBUG):
+        await _agree(rig)
+        await rig.tap("menu:status")
+        await rig.say(nik)
+        await rig.say(name)
+    assert nik not in caplog.text
+    async with rig.runtime.db.session() as session:
+        for table in (InboundEvent, MessageLog, Outbox):
+            for row in (await session.exec(select(table))).all():
+                assert nik not in json.dumps(row.model_dump(mode="json"), ensure_ascii=False)
+
+
+async def test_the_pair_pace_holds_one_person_and_not_the_others(wa_rig: WaRig) -> None:
+    rig = wa_rig
+    settings = rig.runtime.settings.model_copy(
+        update={"whatsapp_pair_seconds": 6.0, "whatsapp_pair_burst": 2}
+    )
+    sender = WhatsAppSender(build_runtime(settings, rig.runtime.db), rig.sender.client)
+    other_phone, other_user = "6281234567002", "ID.1234567002"
+    both = rig.fake.deliver(
+        rig.fake.text(WA_PHONE, "halo", WA_USER), rig.fake.text(other_phone, "halo", other_user)
+    )
+    assert await rig.post(both) == 200
+    await rig.channel.process_pending()
+    await rig.say("menu")  # settles with the rig's unpaced sender: 2 more rows each way
+    async with rig.runtime.db.transaction() as session:
+        queue = OutboxQueue(session, rig.runtime.catalogs)
+        for identity in (await session.exec(select(ChannelIdentity))).all():
+            for _ in range(3):
+                await queue.queue(identity.id or 0, "id", "common.cancelled")
+    assert await sender.send_pending() == 4  # a burst of 2 for each person
+    waiting = [row for row in await _rows(rig) if row.status == "pending"]
+    assert len({row.identity_id for row in waiting}) == 2  # one held back per person
+    for row in waiting:
+        assert row.next_attempt_at is not None
+        assert 2 <= (row.next_attempt_at - utcnow()).total_seconds() <= 7
