@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -54,6 +55,7 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_BODY = 3 * 1024 * 1024  # Meta batches up to 1,000 updates; a few megabytes at most
 PARALLEL_SENDERS = 16
 STATUS_PATIENCE = timedelta(minutes=10)  # a status may arrive before its send is recorded
+DEFERRED_EVERY = 5.0  # seconds between looks at deferred statuses
 IGNORED_TYPES = frozenset({"reaction"})
 MEDIA_KINDS = {"image": "photo", "document": "document", "video": "video", "audio": "audio"}
 STATUS_RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
@@ -232,45 +234,35 @@ class WhatsAppChannel:
         self.media = MediaStore(runtime.settings.media_dir)
         settings = runtime.settings
         self.policy = EvidencePolicy(settings.evidence_max_files, settings.evidence_max_mb * MB)
+        self._deferred_due = 0.0
 
     async def process_pending(self, limit: int = 200) -> int:
-        """Handle stored, unprocessed rows, oldest first; returns how many were handled
-        (a status still waiting for its send to be recorded is not counted)."""
-        async with self.runtime.db.session() as session:
-            rows = (
-                await session.exec(
-                    select(InboundEvent)
-                    .where(
-                        InboundEvent.channel == Channel.WHATSAPP,
-                        InboundEvent.status == "received",
-                    )
-                    .order_by(col(InboundEvent.id))
-                    .limit(limit)
-                )
-            ).all()
+        """Handle stored, unprocessed rows, oldest first; returns how many were handled.
+
+        A status that arrives before its send is recorded waits ("deferred") without
+        holding up new messages, and is tried again every few seconds for ten minutes."""
+        rows = await self._load("received", limit)
+        if time.monotonic() >= self._deferred_due:
+            self._deferred_due = time.monotonic() + DEFERRED_EVERY
+            rows = [*await self._load("deferred", limit), *rows]
         by_sender: dict[str, list[Incoming]] = {}
         handled = 0
         for row in rows:
-            sealed = row.payload.get("sealed")
-            item = json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else {}
-            if "status" in item:
-                if await self.apply_status(item["status"]) or utcnow() - row.received_at > (
-                    STATUS_PATIENCE
-                ):
-                    await self._mark_done(row.id or 0)
-                    handled += 1
+            try:
+                incoming = await self._prepare(row)
+            except (DBAPIError, OSError):
+                raise
+            except Exception:
+                # A message we cannot read must not block the ones behind it.
+                log.exception("whatsapp inbound row %s could not be read; skipped", row.id)
+                await self._mark_done(row.id or 0)
+                handled += 1
+                continue
+            if incoming is None:
+                handled += row.status != "deferred"
                 continue
             handled += 1
-            message = item.get("message")
-            incoming = (
-                await self.to_incoming(row.platform_id, message, item.get("contact") or {})
-                if isinstance(message, dict)
-                else None
-            )
-            if incoming is None:
-                await self._mark_done(row.id or 0)
-            else:
-                by_sender.setdefault(incoming.sender_id, []).append(incoming)
+            by_sender.setdefault(incoming.sender_id, []).append(incoming)
         gate = asyncio.Semaphore(PARALLEL_SENDERS)
 
         async def run_sender(items: list[Incoming]) -> None:
@@ -280,6 +272,48 @@ class WhatsAppChannel:
 
         await asyncio.gather(*(run_sender(items) for items in by_sender.values()))
         return handled
+
+    async def _load(self, status: str, limit: int) -> list[InboundEvent]:
+        async with self.runtime.db.session() as session:
+            statement = (
+                select(InboundEvent)
+                .where(InboundEvent.channel == Channel.WHATSAPP, InboundEvent.status == status)
+                .order_by(col(InboundEvent.id))
+                .limit(limit)
+            )
+            return list((await session.exec(statement)).all())
+
+    async def _prepare(self, row: InboundEvent) -> Incoming | None:
+        """The engine's input for a stored message; statuses are applied here (None)."""
+        sealed = row.payload.get("sealed")
+        item = json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else {}
+        if "status" in item:
+            if await self.apply_status(item["status"]):
+                await self._mark_done(row.id or 0)
+            elif utcnow() - row.received_at > STATUS_PATIENCE:
+                await self._mark_done(row.id or 0)  # a send that is not ours
+            else:
+                await self._defer(row)
+            return None
+        message = item.get("message")
+        incoming = (
+            await self.to_incoming(row.platform_id, message, item.get("contact") or {})
+            if isinstance(message, dict)
+            else None
+        )
+        if incoming is None:
+            await self._mark_done(row.id or 0)
+        return incoming
+
+    async def _defer(self, row: InboundEvent) -> None:
+        if row.status == "deferred":
+            return
+        row.status = "deferred"
+        async with self.runtime.db.transaction() as session:
+            event = await session.get(InboundEvent, row.id)
+            if event is not None:
+                event.status = "deferred"
+                session.add(event)
 
     async def _mark_done(self, event_id: int) -> None:
         async with self.runtime.db.transaction() as session:

@@ -165,6 +165,9 @@ async def test_faq_language_and_privacy_on_whatsapp(wa_rig: WaRig) -> None:
     await _agree(rig)
     answer = await rig.say("berapa biaya pendaftaran")
     assert any("GRATIS" in text for text in answer)
+    await rig.say("menu")
+    scam = await rig.tap("menu:scam")
+    assert any("OTP" in text for text in scam)
     await rig.say("bahasa")
     english = await rig.tap("lang:en")
     assert any("we will now use English" in text for text in english)
@@ -636,3 +639,33 @@ async def test_the_pair_pace_holds_one_person_and_not_the_others(wa_rig: WaRig) 
     for row in waiting:
         assert row.next_attempt_at is not None
         assert 2 <= (row.next_attempt_at - utcnow()).total_seconds() <= 7
+
+
+async def test_early_statuses_wait_and_unreadable_messages_do_not_block(wa_rig: WaRig) -> None:
+    rig = wa_rig
+    early = rig.fake.webhook(rig.fake.status_value("wamid.NOT-YET", "delivered", WA_PHONE))
+    assert await rig.post(early) == 200
+    broken = rig.fake.location(WA_PHONE, 0.0, 0.0, user_id=WA_USER)
+    broken["location"]["latitude"] = "utara"  # float("utara") fails
+    assert await rig.post(rig.fake.deliver(broken)) == 200
+    welcome = await rig.say("halo")
+    assert any("Selamat datang" in text for text in welcome)
+    async with rig.runtime.db.session() as session:
+        states = dict(
+            (await session.exec(select(InboundEvent.platform_id, InboundEvent.status))).all()
+        )
+    assert states["status:wamid.NOT-YET:delivered"] == "deferred"
+    assert states[broken["id"]] == "processed"
+    async with rig.runtime.db.transaction() as session:
+        event = (
+            await session.exec(select(InboundEvent).where(InboundEvent.status == "deferred"))
+        ).one()
+        event.received_at = utcnow() - timedelta(minutes=11)
+        session.add(event)
+    rig.channel._deferred_due = 0.0
+    await rig.channel.process_pending()
+    async with rig.runtime.db.session() as session:
+        left = (
+            await session.exec(select(InboundEvent).where(InboundEvent.status == "deferred"))
+        ).all()
+    assert left == []
