@@ -170,6 +170,8 @@ async def _ours(
     silent = [_user(chat) for chat in range(CHATS) if not fake.sent(_user(chat))]
     if silent:
         raise RuntimeError(f"{len(silent)} of {CHATS} chats got no reply, e.g. {silent[0]}")
+    if fake.rejected:
+        raise RuntimeError(f"the fake refused {len(fake.rejected)} sends: {fake.rejected[0]}")
     return CHATS * MESSAGES_EACH / elapsed, acks, engine.latencies
 
 
@@ -234,7 +236,9 @@ def main() -> None:
             f"| {_latency(our_acks)} | {_latency(base_acks)} | {_latency(steps)} |"
         )
     for name, (*_, replies) in rows:
-        print(f"({name}: {replies} replies sent to the fake, every chat answered)")
+        print(
+            f"({name}: {replies} replies accepted by the fake, none refused, every chat answered)"
+        )
 
 
 def _latency(values: list[float]) -> str:
