@@ -11,7 +11,6 @@ updates per second over the whole path; latency is one step: `Engine.handle` for
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from typing import Any
 
@@ -20,9 +19,8 @@ from aiogram.types import Message
 from pydantic import SecretStr
 
 from bench.databases import on_each_database
-from bot.engine import Engine
+from bench.timing import TimedEngine, p50_p99
 from bot.handlers.telegram import TelegramChannel, TelegramInbox, TelegramSender, make_bot
-from bot.messages import Incoming, StepResult
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from tests.fakes.telegram_api import FakeTelegram
@@ -30,22 +28,6 @@ from tests.fakes.telegram_api import FakeTelegram
 CHATS = 50
 MESSAGES_EACH = 4
 SCRIPT = ("halo", "setuju", "6", "apa itu pkh")
-
-
-class _TimedEngine(Engine):
-    latencies: list[float]
-
-    async def handle(self, incoming: Incoming, *, queue_replies: bool = False) -> StepResult:
-        started = time.perf_counter()
-        try:
-            return await super().handle(incoming, queue_replies=queue_replies)
-        finally:
-            self.latencies.append(time.perf_counter() - started)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 async def _ours(url: str, fake: FakeTelegram) -> tuple[float, list[float]]:
@@ -60,7 +42,7 @@ async def _ours(url: str, fake: FakeTelegram) -> tuple[float, list[float]]:
     runtime = build_runtime(settings)
     bot = make_bot(runtime)
     inbox = TelegramInbox(runtime)
-    engine = _TimedEngine(runtime)
+    engine = TimedEngine(runtime)
     engine.latencies = []
     channel = TelegramChannel(runtime, engine, bot)
     sender = TelegramSender(runtime, bot)
@@ -132,12 +114,8 @@ def main() -> None:
     for name, (ours, ours_lat, base, base_lat) in rows:
         print(
             f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f}x "
-            f"| {_latency(ours_lat)} | {_latency(base_lat)} |"
+            f"| {p50_p99(ours_lat)} | {p50_p99(base_lat)} |"
         )
-
-
-def _latency(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1e3:.0f} / {_percentile(values, 0.99) * 1e3:.0f} ms"
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import hmac
 import json
 import secrets
 import socket
-import statistics
 import time
 from typing import Any
 
@@ -30,10 +29,9 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from bench.databases import on_each_database
-from bot.engine import Engine
+from bench.timing import TimedEngine, p50_p99
 from bot.handlers.whatsapp import SIGNATURE_HEADER, WhatsAppChannel, close_client, make_client
 from bot.handlers.whatsapp_sender import WhatsAppSender
-from bot.messages import Incoming, StepResult
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -47,22 +45,6 @@ VERIFY_TOKEN = secrets.token_urlsafe(24)
 
 # One chat's webhooks in order: (raw body, X-Hub-Signature-256).
 Conversation = list[tuple[bytes, str]]
-
-
-class _TimedEngine(Engine):
-    latencies: list[float]
-
-    async def handle(self, incoming: Incoming, *, queue_replies: bool = False) -> StepResult:
-        started = time.perf_counter()
-        try:
-            return await super().handle(incoming, queue_replies=queue_replies)
-        finally:
-            self.latencies.append(time.perf_counter() - started)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 def _user(chat: int) -> str:
@@ -150,7 +132,7 @@ async def _ours(
     )
     runtime = build_runtime(settings)
     client = make_client(runtime)
-    engine = _TimedEngine(runtime)
+    engine = TimedEngine(runtime)
     engine.latencies = []
     channel = WhatsAppChannel(runtime, engine, client)
     sender = WhatsAppSender(runtime, client)
@@ -233,16 +215,12 @@ def main() -> None:
     for name, (ours, our_acks, steps, base, base_acks, _) in rows:
         print(
             f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.2f}x "
-            f"| {_latency(our_acks)} | {_latency(base_acks)} | {_latency(steps)} |"
+            f"| {p50_p99(our_acks)} | {p50_p99(base_acks)} | {p50_p99(steps)} |"
         )
     for name, (*_, replies) in rows:
         print(
             f"({name}: {replies} replies accepted by the fake, none refused, every chat answered)"
         )
-
-
-def _latency(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1e3:.1f} / {_percentile(values, 0.99) * 1e3:.1f} ms"
 
 
 if __name__ == "__main__":

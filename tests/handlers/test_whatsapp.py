@@ -143,8 +143,8 @@ async def test_a_report_with_a_photo_then_tracking_and_an_officer_reply(wa_rig: 
     assert display_code(code) in tracked
 
 
-async def test_training_registration_with_a_shared_contact(wa_rig: WaRig) -> None:
-    rig = wa_rig
+async def _up_to_the_phone_question(rig: WaRig) -> None:
+    """A consenting resident registering for a training, asked for their phone."""
     session_id = await _session(rig.runtime, min_age=None)
     await _agree(rig)
     await rig.tap("menu:training")
@@ -152,6 +152,11 @@ async def test_training_registration_with_a_shared_contact(wa_rig: WaRig) -> Non
     await rig.tap("training:register")
     await rig.say("3307994505800001")
     await rig.say("Siti Aminah")
+
+
+async def test_training_registration_with_a_shared_contact(wa_rig: WaRig) -> None:
+    rig = wa_rig
+    await _up_to_the_phone_question(rig)
     card = rig.fake.contacts_message(WA_PHONE, "+62 812-3456-7890", "Siti", user_id=WA_USER)
     done = await rig.deliver(rig.fake.deliver(card))
     assert any("Pendaftaran berhasil" in text for text in done)
@@ -559,13 +564,7 @@ async def test_serve_runs_the_worker_that_answers_webhooks(wa_rig: WaRig) -> Non
 
 async def test_my_trainings_and_deleting_my_data_on_whatsapp(wa_rig: WaRig) -> None:
     rig = wa_rig
-    session_id = await _session(rig.runtime, min_age=None)
-    await _agree(rig)
-    await rig.tap("menu:training")
-    await rig.tap(f"training:session:{session_id}")
-    await rig.tap("training:register")
-    await rig.say("3307994505800001")
-    await rig.say("Siti Aminah")
+    await _up_to_the_phone_question(rig)
     await rig.say("0812 3456 7890")
     await rig.say("menu")
     mine = await rig.tap("menu:my_trainings")
