@@ -668,3 +668,33 @@ async def test_early_statuses_wait_and_unreadable_messages_do_not_block(wa_rig: 
             await session.exec(select(InboundEvent).where(InboundEvent.status == "deferred"))
         ).all()
     assert left == []
+
+
+async def test_errors_are_retried_or_final_by_their_code(wa_rig: WaRig) -> None:
+    rig = wa_rig
+    await _agree(rig)
+    async with rig.runtime.db.transaction() as session:
+        identity = (await session.exec(select(ChannelIdentity))).one()
+        queue = OutboxQueue(session, rig.runtime.catalogs)
+        for _ in range(3):
+            await queue.queue(identity.id or 0, "id", "common.cancelled")
+    rig.fake.fail_next(131000)  # something went wrong at Meta: try again later
+    await rig.sender.send_pending()
+    transient, *later = [row for row in await _rows(rig) if row.status != "sent"]
+    assert transient.status == "pending" and transient.reason.startswith("131000")
+    assert transient.attempts == 1 and transient.next_attempt_at is not None
+    assert all(row.status == "pending" for row in later)  # held behind it, in order
+    await _release(rig)
+    rig.fake.fail_next(131009)  # our message was invalid: retrying cannot help
+    await rig.sender.send_pending()
+    rows = [row for row in await _rows(rig) if row.message_key == "common.cancelled"]
+    assert [r.status for r in rows] == ["failed", "sent", "sent"]
+    assert rows[0].reason.startswith("131009")
+    rig.fake.fail_next(131026)  # not on WhatsApp (any more)
+    await rig.say("menu")
+    async with rig.runtime.db.session() as session:
+        identity = (await session.exec(select(ChannelIdentity))).one()
+    assert identity.unreachable_at is not None
+    assert (await _rows(rig))[-1].reason.startswith("131026")
+    await rig.say("halo?")  # nothing more is sent to an unreachable person
+    assert (await _rows(rig))[-1].status == "skipped"
