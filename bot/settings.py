@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     sla_by_type: dict[str, dict[str, int]] = Field(default_factory=dict)
     # Training: hours a promoted resident has to confirm a freed seat.
     training_offer_hours: int = Field(default=24, ge=1, le=24 * 14)
+    # Dashboard sessions: ended after this long without use, and in any case after this.
+    dashboard_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    dashboard_session_hours: int = Field(default=12, ge=1, le=24 * 7)
     # Extra days off (cuti bersama) on top of national holidays: ["2026-12-24"].
     extra_days_off: list[date] = Field(default_factory=list)
 

@@ -455,3 +455,32 @@ class OfficerPost(SQLModel, table=True):
     rejecting_officer_id: int | None = Field(default=None, foreign_key="officer.id")
     prompt_message_id: int | None = None
     posted_at: datetime = _created()
+
+
+class OfficerSession(SQLModel, table=True):
+    """A dashboard login. Only the SHA-256 of the cookie's token is stored; logout and
+    timeouts end it on the server, whatever the browser still holds."""
+
+    __tablename__ = "officer_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    officer_id: int = Field(foreign_key="officer.id", index=True)
+    ip: str = Field(default="", max_length=64)
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A Bearer token for `/api/v1` (`bansos officer token`); stored as its SHA-256 only."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    officer_id: int = Field(foreign_key="officer.id", index=True)
+    created_at: datetime = _created()
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

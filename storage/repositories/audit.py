@@ -100,15 +100,27 @@ async def count_since(
     session: AsyncSession, actor: str, action: str, outcome: str, since: datetime
 ) -> tuple[int, datetime | None]:
     """How many rows an actor has with this action and outcome since `since`, the oldest."""
+    return await _count(session, AUDIT.c.actor == actor, action, outcome, since)
+
+
+async def count_subject_since(
+    session: AsyncSession, subject_hash: str, action: str, outcome: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many rows about one subject have this action and outcome since `since`, the oldest."""
+    return await _count(session, AUDIT.c.subject_hash == subject_hash, action, outcome, since)
+
+
+async def _count(
+    session: AsyncSession,
+    who: ColumnElement[bool],
+    action: str,
+    outcome: str,
+    since: datetime,
+) -> tuple[int, datetime | None]:
     audit = AUDIT.c
     statement = sa_select(
         func.count(), type_coerce(func.min(audit.created_at), UTCDateTime())
-    ).where(
-        audit.actor == actor,
-        audit.action == action,
-        audit.outcome == outcome,
-        audit.created_at >= since,
-    )
+    ).where(who, audit.action == action, audit.outcome == outcome, audit.created_at >= since)
     conn = await session.connection()
     count, oldest = (await conn.execute(statement)).one()
     return int(count), oldest
