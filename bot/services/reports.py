@@ -32,6 +32,7 @@ from storage.models import (
     ChannelIdentity,
     Officer,
     OfficerVillage,
+    Outbox,
     Report,
     ReportEvent,
     ReportEvidence,
@@ -478,6 +479,56 @@ class ReportService:
         )
         self._event(into, "merged", viewer.actor, now, internal_note=f"+ {duplicate.code}")
         await self._move(duplicate, "selesai", viewer.actor, now, message, force=True)
+
+    async def timeline(self, viewer: Viewer, report: Report) -> Sequence[ReportEvent]:
+        """Every event of a report, oldest first; viewers get no internal notes."""
+        statement = (
+            select(ReportEvent)
+            .where(ReportEvent.report_id == report.id)
+            .order_by(col(ReportEvent.at), col(ReportEvent.id))
+        )
+        events = list((await self.session.exec(statement)).all())
+        if viewer.role == "viewer":
+            for event in events:
+                self.session.expunge(event)
+                event.internal_note = ""
+        return events
+
+    async def deliveries(self, report: Report, limit: int = 200) -> list[Outbox]:
+        """The messages queued to the reporter about this report, with their delivery state."""
+        if report.identity_id is None:
+            return []
+        statement = (
+            select(Outbox)
+            .where(
+                Outbox.identity_id == report.identity_id,
+                col(Outbox.message_key).startswith("report.push."),
+                col(Outbox.created_at) >= report.created_at,
+            )
+            .order_by(col(Outbox.id))
+            .limit(limit)
+        )
+        code = display_code(report.code)
+        return [row for row in (await self.session.exec(statement)).all()
+                if row.params.get("code") == code]  # fmt: skip
+
+    async def assignable(self, report: Report) -> Sequence[Officer]:
+        """Officers who may take this report: admins, and officers of its village; never
+        the officer it names."""
+        in_village = select(OfficerVillage.officer_id).where(
+            OfficerVillage.village_code == (report.village_code or "")
+        )
+        statement = (
+            select(Officer)
+            .where(
+                Officer.active,
+                or_(col(Officer.role) == "admin", col(Officer.id).in_(in_village)),
+                col(Officer.role) != "viewer",
+            )
+            .order_by(col(Officer.username))
+        )
+        return [o for o in (await self.session.exec(statement)).all()
+                if o.id != report.accused_officer_id]  # fmt: skip
 
     async def export_csv(self, viewer: Viewer, filters: ReportFilter, now: datetime) -> str:
         reports = await self.search(viewer, filters, now, limit=100_000)

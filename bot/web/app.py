@@ -42,6 +42,7 @@ from bot.handlers.whatsapp import work_forever as whatsapp_work_forever
 from bot.handlers.whatsapp_sender import WhatsAppSender
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
+from bot.web.dashboard import install_dashboard
 from bot.workers import jobs as scheduled_jobs
 from bot.workers import report_clocks
 
@@ -108,6 +109,7 @@ def create_app(
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(webchat_router(engine, templates))
+    install_dashboard(app, runtime, templates)
     if telegram_inbox is not None:
         app.include_router(telegram_router(runtime, telegram_inbox, telegram_wake))
     if whatsapp_inbox is not None:

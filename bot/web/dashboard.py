@@ -1,0 +1,432 @@
+"""The officers' dashboard: server-rendered pages on the same services as the API.
+
+Sign-in makes a server-side session (`OfficerAuth`); its cookie is HttpOnly, SameSite=Lax
+and Secure under https, and renewed at every sign-in. Every state-changing form is a POST
+carrying a CSRF token bound to the session; nothing changes on GET. Access is checked by
+the services, per object: another village's report is "not found" (and the attempt is
+audited). Domain exceptions become pages in one place (`install_dashboard`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.runtime import Runtime
+from bot.services.media import MediaStore
+from bot.services.officer_auth import LoginFailed, LoginThrottled, OfficerAuth
+from bot.services.reports import (
+    KINDS,
+    InvalidTransition,
+    NotAllowed,
+    ReasonRequired,
+    ReportError,
+    ReportFilter,
+    ReportNotFound,
+    ReportService,
+    Viewer,
+    is_overdue,
+    viewer_for,
+)
+from bot.services.tickets import display_code
+from storage.models import Officer, Village
+from storage.types import utcnow
+
+COOKIE = "bansos_officer"
+LANG_COOKIE = "bansos_lang"
+PROGRAMMES = ("PKH", "BPNT", "BLT", "PBI-JK", "PIP")
+STATUSES = ("baru", "diverifikasi", "ditindaklanjuti", "selesai", "ditolak")
+MAX_FORM = 64 * 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+class SignInRequired(Exception):
+    """No live session: the browser goes to the sign-in page."""
+
+
+class FormExpired(Exception):
+    """The CSRF token is missing or wrong."""
+
+
+class EmptyText(Exception):
+    """A reply or note with nothing in it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """One signed-in request: who, what they may see, and how to speak to them."""
+
+    officer: Officer
+    viewer: Viewer
+    token: str
+    csrf: str
+    locale: str
+
+
+def _form(body: bytes) -> dict[str, list[str]]:
+    return parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _one(form: Mapping[str, list[str]], name: str) -> str:
+    values = form.get(name) or [""]
+    return values[0].strip()
+
+
+class Dashboard:
+    def __init__(self, runtime: Runtime, templates: Jinja2Templates) -> None:
+        self.runtime = runtime
+        self.templates = templates
+        settings = runtime.settings
+        self.media = MediaStore(settings.media_dir)
+        self._auth_args = {
+            "idle": timedelta(minutes=settings.dashboard_idle_minutes),
+            "lifetime": timedelta(hours=settings.dashboard_session_hours),
+        }
+
+    @asynccontextmanager
+    async def work(self) -> AsyncIterator[AsyncSession]:
+        """A transaction in which a refusal by the services still commits what they
+        recorded (the audit row of a denied look) before it becomes an error page."""
+        refused: Exception | None = None
+        async with self.runtime.db.transaction() as session:
+            try:
+                yield session
+            except (ReportError, EmptyText) as error:
+                refused = error
+        if refused is not None:
+            raise refused
+
+    def auth(self, session: AsyncSession) -> OfficerAuth:
+        return OfficerAuth(session, self.runtime.vault, **self._auth_args)
+
+    def locale(self, request: Request) -> str:
+        chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        return self.runtime.catalogs.normalize_locale(chosen)
+
+    def translator(self, locale: str) -> Callable[..., str]:
+        catalogs = self.runtime.catalogs
+
+        def t(key: str, **params: Any) -> str:
+            return catalogs.t(locale, key, params)
+
+        return t
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        locale: str,
+        status_code: int = 200,
+    ) -> Response:
+        zone = self.runtime.settings.zone
+        response = self.templates.TemplateResponse(
+            request,
+            name,
+            {
+                "t": self.translator(locale),
+                "locale": locale,
+                "office": self.runtime.settings.office_name,
+                "local": lambda moment: (
+                    moment.astimezone(zone).strftime("%d-%m-%Y %H:%M") if moment else ""
+                ),
+                "code_of": display_code,
+                **context,
+            },
+            status_code=status_code,
+        )
+        for header, value in SECURITY_HEADERS.items():
+            response.headers[header] = value
+        if request.query_params.get("lang"):
+            response.set_cookie(LANG_COOKIE, locale, samesite="lax", httponly=True)
+        return response
+
+    async def desk(self, request: Request, session: AsyncSession, now: datetime) -> Desk:
+        token = request.cookies.get(COOKIE, "")
+        auth = self.auth(session)
+        officer = await auth.officer_for_session(token, now) if token else None
+        if officer is None or officer.id is None:
+            raise SignInRequired()
+        viewer = await viewer_for(session, officer.id)
+        return Desk(officer, viewer, token, auth.csrf_token(token), self.locale(request))
+
+    async def posted(
+        self, request: Request, session: AsyncSession, now: datetime
+    ) -> tuple[Desk, dict[str, list[str]]]:
+        """The signed-in officer and the form of a POST whose CSRF token is right."""
+        desk = await self.desk(request, session, now)
+        form = _form(await request.body())
+        if not self.auth(session).csrf_ok(desk.token, _one(form, "csrf")):
+            raise FormExpired()
+        return desk, form
+
+
+def dashboard_router(dash: Dashboard) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    runtime = dash.runtime
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request) -> Response:
+        locale = dash.locale(request)
+        ended = request.query_params.get("ended") == "1"
+        return dash.page(request, "dash_login.html", {"ended": ended}, locale)
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        locale = dash.locale(request)
+        form = _form(await request.body())
+        ip = request.client.host if request.client else ""
+        now = utcnow()
+        error = ""
+        token = ""
+        async with dash.work() as session:
+            try:
+                token = await dash.auth(session).login(
+                    _one(form, "username"), _one(form, "password"), ip, now
+                )
+                old = request.cookies.get(COOKIE)
+                if old:
+                    await dash.auth(session).logout(old, now)
+            except LoginThrottled as throttled:
+                zone = runtime.settings.zone
+                when = throttled.retry_at.astimezone(zone).strftime("%H:%M")
+                error = dash.translator(locale)("dash.login.throttled", time=when)
+            except LoginFailed:
+                error = dash.translator(locale)("dash.login.failed")
+        if error:
+            context = {"error": error, "username": _one(form, "username")}
+            return dash.page(request, "dash_login.html", context, locale, 401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            max_age=runtime.settings.dashboard_session_hours * 3600,
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        now = utcnow()
+        async with dash.work() as session:
+            desk, _ = await dash.posted(request, session, now)
+            await dash.auth(session).logout(desk.token, now)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    async def inbox(request: Request) -> Response:
+        now = utcnow()
+        query = request.query_params
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, now)
+            filters = ReportFilter(
+                status=query.get("status") or None,
+                kind=query.get("kind") or None,
+                village_code=query.get("village") or None,
+                programme=query.get("programme") or None,
+                overdue=query.get("overdue") == "1",
+                assignee_id=desk.officer.id if query.get("mine") == "1" else None,
+                unassigned=query.get("unassigned") == "1",
+            )
+            service = ReportService(session, runtime.settings, runtime.catalogs)
+            reports = await service.search(desk.viewer, filters, now)
+            counts = await service.counts_by_status(desk.viewer)
+            villages = await _villages(session, desk.viewer)
+            names = await _officer_names(session)
+        context = {
+            "desk": desk,
+            "reports": reports,
+            "counts": counts,
+            "statuses": STATUSES,
+            "kinds": KINDS,
+            "programmes": PROGRAMMES,
+            "villages": villages,
+            "names": names,
+            "query": query,
+            "overdue": {r.id for r in reports if is_overdue(r, now)},
+            "message": query.get("done", ""),
+        }
+        return dash.page(request, "dash_inbox.html", context, desk.locale)
+
+    @router.post("/reports/bulk")
+    async def bulk(request: Request) -> Response:
+        now = utcnow()
+        done, skipped = 0, []
+        async with dash.work() as session:
+            desk, form = await dash.posted(request, session, now)
+            service = ReportService(session, runtime.settings, runtime.catalogs)
+            action = _one(form, "action")
+            for raw in form.get("report", [])[:200]:
+                if not raw.isdigit():
+                    continue
+                try:
+                    report = await service.get(desk.viewer, int(raw), now)
+                    if action == "assign_me":
+                        await service.assign(desk.viewer, report, desk.officer.id, now)
+                    elif action == "status":
+                        await service.change_status(desk.viewer, report, _one(form, "status"), now)
+                    done += 1
+                except (InvalidTransition, ReasonRequired, ReportNotFound) as error:
+                    skipped.append(f"#{raw} {type(error).__name__}")
+        t = dash.translator(desk.locale)
+        message = t("dash.bulk.done", count=done)
+        if skipped:
+            message += " " + t("dash.bulk.skipped", count=len(skipped), reasons=", ".join(skipped))
+        return RedirectResponse("/?" + urlencode({"done": message}), status_code=303)
+
+    @router.get("/reports/{report_id}", response_class=HTMLResponse)
+    async def report_page(request: Request, report_id: int) -> Response:
+        now = utcnow()
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, now)
+            service = ReportService(session, runtime.settings, runtime.catalogs)
+            report = await service.get(desk.viewer, report_id, now)
+            context = {
+                "desk": desk,
+                "report": report,
+                "reporter": await service.reporter(desk.viewer, report, now),
+                "timeline": await service.timeline(desk.viewer, report),
+                "evidence": (
+                    await service.evidence(desk.viewer, report, now)
+                    if desk.viewer.role != "viewer"
+                    else []
+                ),
+                "deliveries": await service.deliveries(report),
+                "assignable": await service.assignable(report),
+                "names": await _officer_names(session),
+                "village": await session.get(Village, report.village_code or ""),
+                "statuses": STATUSES,
+                "overdue": is_overdue(report, now),
+                "message": request.query_params.get("done", ""),
+            }
+        return dash.page(request, "dash_report.html", context, desk.locale)
+
+    @router.post("/reports/{report_id}/{action}")
+    async def report_action(request: Request, report_id: int, action: str) -> Response:
+        now = utcnow()
+        async with dash.work() as session:
+            desk, form = await dash.posted(request, session, now)
+            service = ReportService(session, runtime.settings, runtime.catalogs)
+            report = await service.get(desk.viewer, report_id, now)
+            if action == "assign":
+                chosen = _one(form, "assignee")
+                assignee = int(chosen) if chosen.isdigit() else None
+                await service.assign(desk.viewer, report, assignee, now)
+            elif action == "status":
+                await service.change_status(
+                    desk.viewer, report, _one(form, "status"), now, _one(form, "message")
+                )
+            elif action in ("reply", "note"):
+                text = _one(form, "message")
+                if not text:
+                    raise EmptyText()
+                if action == "reply":
+                    await service.reply(desk.viewer, report, text, now)
+                else:
+                    await service.add_note(desk.viewer, report, text, now)
+            else:
+                raise ReportNotFound(report_id)
+        saved = dash.translator(desk.locale)("dash.report.saved")
+        return RedirectResponse(
+            f"/reports/{report_id}?" + urlencode({"done": saved}), status_code=303
+        )
+
+    @router.get("/reports/{report_id}/evidence/{sha256}")
+    async def evidence_file(request: Request, report_id: int, sha256: str) -> Response:
+        """A copy without metadata (EXIF, GPS); the look is audited by the service."""
+        now = utcnow()
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, now)
+            service = ReportService(session, runtime.settings, runtime.catalogs)
+            report = await service.get(desk.viewer, report_id, now)
+            files = await service.evidence(desk.viewer, report, now)
+        match = next((f for f in files if f.sha256 == sha256), None)
+        if match is None or not dash.media.exists(sha256):
+            raise ReportNotFound(report_id)
+        content = dash.media.shareable(sha256, match.mime_type)
+        headers = {
+            "Content-Disposition": "inline",
+            "Cache-Control": "private, no-store",
+            **SECURITY_HEADERS,
+        }
+        return Response(content, media_type=match.mime_type, headers=headers)
+
+    return router
+
+
+async def _villages(session: AsyncSession, viewer: Viewer) -> list[Village]:
+    statement = select(Village).order_by(col(Village.name))
+    rows = list((await session.exec(statement)).all())
+    if viewer.role == "officer":
+        rows = [v for v in rows if v.code in viewer.villages]
+    return rows
+
+
+async def _officer_names(session: AsyncSession) -> dict[int, str]:
+    rows = (await session.exec(select(Officer.id, Officer.display_name))).all()
+    return {officer_id: name for officer_id, name in rows if officer_id is not None}
+
+
+def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates) -> None:
+    """The dashboard's routes and the one place its exceptions become pages."""
+    dash = Dashboard(runtime, templates)
+    app.include_router(dashboard_router(dash))
+
+    def error_page(request: Request, key: str, status: int, **params: Any) -> Response:
+        locale = dash.locale(request)
+        text = dash.translator(locale)(key, **params)
+        return dash.page(request, "dash_error.html", {"error": text}, locale, status)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, _: SignInRequired) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/login", status_code=303)
+        return error_page(request, "dash.login.ended", 401)
+
+    @app.exception_handler(FormExpired)
+    async def expired(request: Request, _: FormExpired) -> Response:
+        return error_page(request, "dash.error.csrf", 403)
+
+    @app.exception_handler(ReportNotFound)
+    async def not_found(request: Request, _: ReportNotFound) -> Response:
+        return error_page(request, "dash.error.not_found", 404)
+
+    @app.exception_handler(NotAllowed)
+    async def forbidden(request: Request, _: NotAllowed) -> Response:
+        return error_page(request, "dash.error.forbidden", 403)
+
+    @app.exception_handler(InvalidTransition)
+    async def transition(request: Request, error: InvalidTransition) -> Response:
+        return error_page(
+            request, "dash.error.transition", 409, current=error.current, wanted=error.wanted
+        )
+
+    @app.exception_handler(ReasonRequired)
+    async def reason(request: Request, _: ReasonRequired) -> Response:
+        return error_page(request, "dash.error.reason", 422)
+
+    @app.exception_handler(EmptyText)
+    async def empty(request: Request, _: EmptyText) -> Response:
+        return error_page(request, "dash.error.empty", 422)
