@@ -254,6 +254,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             reports = await service.search(desk.viewer, filters, now)
             counts = await service.counts_by_status(desk.viewer)
             villages = await _villages(session, desk.viewer)
+            village_names = await _village_names(session)
             names = await _officer_names(session)
         context = {
             "desk": desk,
@@ -263,6 +264,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             "kinds": KINDS,
             "programmes": PROGRAMMES,
             "villages": villages,
+            "village_names": village_names,
             "names": names,
             "query": query,
             "overdue": {r.id for r in reports if is_overdue(r, now)},
@@ -382,6 +384,10 @@ async def _villages(session: AsyncSession, viewer: Viewer) -> list[Village]:
     if viewer.role == "officer":
         rows = [v for v in rows if v.code in viewer.villages]
     return rows
+
+
+async def _village_names(session: AsyncSession) -> dict[str, str]:
+    return dict((await session.exec(select(Village.code, Village.name))).all())
 
 
 async def _officer_names(session: AsyncSession) -> dict[int, str]:

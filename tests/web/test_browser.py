@@ -28,6 +28,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
+    yield from serve(settings)
+
+
+def serve(settings: Settings) -> Iterator[str]:
+    """The app under uvicorn on a free port, in a thread, for the browser."""
     port = _free_port()
     app = create_app(build_runtime(settings))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

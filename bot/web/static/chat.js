@@ -87,5 +87,6 @@
       disableOldChoices();
       const last = log.lastElementChild;
       if (last) { last.querySelectorAll("button").forEach((b) => { b.disabled = false; }); }
+      poll();  // what arrived while the page was closed
     });
 })();

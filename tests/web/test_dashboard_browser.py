@@ -1,0 +1,110 @@
+"""The dashboard in real headless Chromium (Debian's), driven by Playwright: a resident
+files a report in the web chat, an officer signs in, finds it, takes it, replies and
+closes it, and the resident reads the reply and the closing in their chat."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from bot.runtime import build_runtime
+from bot.settings import Settings
+from storage.db import Database
+from tests.conftest import CHROMIUM
+from tests.web.test_browser import ARTIFACTS, serve
+from tests.web.test_dashboard import PASSWORD, seed_office
+
+pytestmark = pytest.mark.browser
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+@pytest.fixture
+def office_server(settings: Settings, db: Database) -> Iterator[str]:
+    """The seeded office (on tables `db` emptied) behind a live server."""
+    runtime = build_runtime(settings)
+    asyncio.run(seed_office(runtime))
+    asyncio.run(runtime.db.dispose())
+    yield from serve(settings)
+
+
+def test_a_report_from_the_web_chat_handled_in_the_dashboard(office_server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        resident = browser.new_context(viewport={"width": 412, "height": 860}).new_page()
+        resident.goto(office_server + "/chat")
+        box = resident.locator("#text")
+        live = "button:not([disabled])"
+
+        def say(text: str) -> None:
+            box.fill(text)
+            box.press("Enter")
+
+        say("halo")
+        for label in ("Setuju", "Lapor masalah", "Potongan/pungli", "Dengan nama", "PKH"):
+            resident.locator(live, has_text=label).first.click()
+        say("Leksono")
+        resident.locator(live, has_text="Hari ini").first.click()
+        say("Ketua kelompok memotong 50 ribu dari setiap penerima PKH. " + XSS)
+        resident.locator(live, has_text="Lanjut").first.click()
+        resident.locator(live, has_text="Kirim laporan").first.click()
+        filed = resident.locator(".msg.out", has_text="Kode laporan Anda").last
+        expect(filed).to_be_visible()
+        match = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", filed.inner_text())
+        assert match, filed.inner_text()
+        code = match.group(0)
+
+        officer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        officer.goto(office_server + "/")
+        expect(officer).to_have_url(office_server + "/login")
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-login.png"))
+        officer.fill("input[name=username]", "darmo")
+        officer.fill("input[name=password]", PASSWORD)
+        officer.click("button[type=submit]")
+        expect(officer.locator("h1")).to_have_text("Laporan warga")
+        rows = officer.locator("table.reports tbody tr")
+        expect(rows).to_have_count(2)  # the new one and the seeded one, Leksono only
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-inbox.png"), full_page=True)
+        officer.locator("table.reports a", has_text=code).click()
+        officer.wait_for_url("**/reports/*")
+        expect(officer.locator(".story")).to_contain_text(XSS)  # shown as text
+        officer.locator("form[action$='/assign'] button", has_text="Ambil").click()
+        expect(officer.locator(".notice")).to_contain_text("Tersimpan")
+        officer.fill("form[action$='/reply'] textarea", "Terima kasih, Bu. Kami cek hari ini.")
+        officer.locator("form[action$='/reply'] button").click()
+        expect(officer.locator(".deliveries")).to_contain_text("Kami cek hari ini")
+
+        resident.reload()
+        expect(resident.locator(".msg.out").last).to_contain_text(
+            "Kami cek hari ini", timeout=15000
+        )
+
+        for status, message in (
+            ("diverifikasi", "Sudah kami cek ke lapangan."),
+            ("ditindaklanjuti", ""),
+            ("selesai", "Uang potongan sudah dikembalikan."),
+        ):
+            officer.select_option("form[action$='/status'] select", status)
+            officer.fill("form[action$='/status'] textarea", message)
+            officer.locator("form[action$='/status'] button").click()
+            expect(officer.locator(".notice")).to_contain_text("Tersimpan")
+        expect(officer.locator("h1 .badge").first).to_have_text("selesai")
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-report.png"), full_page=True)
+        assert officer.evaluate("window.__xss") is None
+
+        resident.reload()
+        expect(
+            resident.locator(".msg.out", has_text="Uang potongan sudah dikembalikan")
+        ).to_have_count(1, timeout=15000)
+        expect(resident.locator(".msg.out").last).to_contain_text("puas")  # the rating question
+        resident.screenshot(path=str(ARTIFACTS / "dashboard-resident.png"), full_page=True)
+        assert resident.evaluate("window.__xss") is None
+        browser.close()
