@@ -133,7 +133,10 @@ class Engine:
         catalogs = self.runtime.catalogs
         locale = catalogs.normalize_locale(resident.locale)
         turn: _Turn
-        if conversation is None:
+        if conversation is not None and conversation.taken_over_by is not None:
+            # An officer is answering by hand: the message is recorded, the bot is silent.
+            turn = _Turn(conversation, identity, resident, locale)
+        elif conversation is None:
             conversation = Conversation(
                 identity_id=identity.id or 0, dialog=WELCOME, step="", locale=locale
             )

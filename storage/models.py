@@ -75,6 +75,9 @@ class Conversation(SQLModel, table=True):
     last_activity_at: datetime = _created()
     step_count: int = Field(default=0)
     created_at: datetime = _created()
+    # An officer talking to the resident by hand: the bot stays silent until handed back.
+    taken_over_by: int | None = Field(default=None, foreign_key="officer.id")
+    taken_over_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MessageLog(SQLModel, table=True):

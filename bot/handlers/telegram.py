@@ -48,7 +48,7 @@ from aiogram.types import (
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.rate import TokenBucket
@@ -58,7 +58,7 @@ from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, MediaStore
 from storage.db import Leadership
-from storage.models import ChannelIdentity, InboundEvent, Outbox
+from storage.models import ChannelIdentity, InboundEvent, MessageLog, Outbox
 from storage.repositories import outbox as outbox_repo
 from storage.types import utcnow
 
@@ -516,6 +516,7 @@ class TelegramSender:
         unreachable: set[int],
     ) -> None:
         now = utcnow()
+        sent_ids: list[int] = []
         async with self.runtime.db.transaction() as session:
             for row, _ in claimed:
                 stored = await session.get(Outbox, row.id)
@@ -527,7 +528,14 @@ class TelegramSender:
                     stored.attempts += 1
                 if status == "sent":
                     stored.sent_at = now
+                    sent_ids.append(stored.id or 0)
                 session.add(stored)
+            if sent_ids:
+                await session.exec(
+                    update(MessageLog)
+                    .where(col(MessageLog.outbox_id).in_(sent_ids))
+                    .values(delivery="sent")
+                )
             for identity_id in unreachable:
                 identity = await session.get(ChannelIdentity, identity_id)
                 if identity is not None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Catalogs
@@ -72,6 +73,22 @@ class OutboxQueue:
             dedupe_key=dedupe_key,
         )
         self.session.add(row)
+        await self.session.flush()
+        # The conversation's record shows it now, with its delivery state as it moves.
+        self.session.add(
+            MessageLog(
+                identity_id=identity_id,
+                channel=row.channel,
+                direction="out",
+                kind="push",
+                text=row.text,
+                message_key=key,
+                payload={"outbox_id": row.id},
+                outbox_id=row.id,
+                delivery="pending",
+                created_at=row.created_at,
+            )
+        )
         return row
 
 
@@ -91,16 +108,24 @@ async def deliver_pending(
             for c in row.choices
         ]
         delivered.append((row, labels))
-        session.add(
-            MessageLog(
-                identity_id=identity_id,
-                channel=row.channel,
-                direction="out",
-                kind="push",
-                text=row.text,
-                message_key=row.message_key,
-                payload={"outbox_id": row.id, "choices": labels},
-                created_at=now,
-            )
+        logged = await session.exec(
+            update(MessageLog)
+            .where(col(MessageLog.outbox_id) == row.id)
+            .values(delivery="sent", payload={"outbox_id": row.id, "choices": labels})
         )
+        if not logged.rowcount:  # queued before pushes were logged at queue time
+            session.add(
+                MessageLog(
+                    identity_id=identity_id,
+                    channel=row.channel,
+                    direction="out",
+                    kind="push",
+                    text=row.text,
+                    message_key=row.message_key,
+                    payload={"outbox_id": row.id, "choices": labels},
+                    outbox_id=row.id,
+                    delivery="sent",
+                    created_at=now,
+                )
+            )
     return delivered

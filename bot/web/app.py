@@ -42,7 +42,7 @@ from bot.handlers.whatsapp import work_forever as whatsapp_work_forever
 from bot.handlers.whatsapp_sender import WhatsAppSender
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
-from bot.web.dashboard import install_dashboard
+from bot.web.screens import install_dashboard
 from bot.workers import jobs as scheduled_jobs
 from bot.workers import report_clocks
 

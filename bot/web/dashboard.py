@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
@@ -28,7 +28,6 @@ from bot.services.officer_auth import LoginFailed, LoginThrottled, OfficerAuth
 from bot.services.reports import (
     KINDS,
     InvalidTransition,
-    NotAllowed,
     ReasonRequired,
     ReportError,
     ReportFilter,
@@ -85,7 +84,7 @@ def _form(body: bytes) -> dict[str, list[str]]:
     return parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
 
 
-def _one(form: Mapping[str, list[str]], name: str) -> str:
+def form_value(form: Mapping[str, list[str]], name: str) -> str:
     values = form.get(name) or [""]
     return values[0].strip()
 
@@ -159,6 +158,10 @@ class Dashboard:
             response.set_cookie(LANG_COOKIE, locale, samesite="lax", httponly=True)
         return response
 
+    @staticmethod
+    async def officer_names(session: AsyncSession) -> dict[int, str]:
+        return await _officer_names(session)
+
     async def desk(self, request: Request, session: AsyncSession, now: datetime) -> Desk:
         token = request.cookies.get(COOKIE, "")
         auth = self.auth(session)
@@ -174,7 +177,7 @@ class Dashboard:
         """The signed-in officer and the form of a POST whose CSRF token is right."""
         desk = await self.desk(request, session, now)
         form = _form(await request.body())
-        if not self.auth(session).csrf_ok(desk.token, _one(form, "csrf")):
+        if not self.auth(session).csrf_ok(desk.token, form_value(form, "csrf")):
             raise FormExpired()
         return desk, form
 
@@ -200,7 +203,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
         async with dash.work() as session:
             try:
                 token = await dash.auth(session).login(
-                    _one(form, "username"), _one(form, "password"), ip, now
+                    form_value(form, "username"), form_value(form, "password"), ip, now
                 )
                 old = request.cookies.get(COOKIE)
                 if old:
@@ -212,7 +215,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             except LoginFailed:
                 error = dash.translator(locale)("dash.login.failed")
         if error:
-            context = {"error": error, "username": _one(form, "username")}
+            context = {"error": error, "username": form_value(form, "username")}
             return dash.page(request, "dash_login.html", context, locale, 401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
@@ -279,7 +282,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
             service = ReportService(session, runtime.settings, runtime.catalogs)
-            action = _one(form, "action")
+            action = form_value(form, "action")
             for raw in form.get("report", [])[:200]:
                 if not raw.isdigit():
                     continue
@@ -288,7 +291,9 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                     if action == "assign_me":
                         await service.assign(desk.viewer, report, desk.officer.id, now)
                     elif action == "status":
-                        await service.change_status(desk.viewer, report, _one(form, "status"), now)
+                        await service.change_status(
+                            desk.viewer, report, form_value(form, "status"), now
+                        )
                     done += 1
                 except (InvalidTransition, ReasonRequired, ReportNotFound) as error:
                     skipped.append(f"#{raw} {type(error).__name__}")
@@ -333,15 +338,19 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             service = ReportService(session, runtime.settings, runtime.catalogs)
             report = await service.get(desk.viewer, report_id, now)
             if action == "assign":
-                chosen = _one(form, "assignee")
+                chosen = form_value(form, "assignee")
                 assignee = int(chosen) if chosen.isdigit() else None
                 await service.assign(desk.viewer, report, assignee, now)
             elif action == "status":
                 await service.change_status(
-                    desk.viewer, report, _one(form, "status"), now, _one(form, "message")
+                    desk.viewer,
+                    report,
+                    form_value(form, "status"),
+                    now,
+                    form_value(form, "message"),
                 )
             elif action in ("reply", "note"):
-                text = _one(form, "message")
+                text = form_value(form, "message")
                 if not text:
                     raise EmptyText()
                 if action == "reply":
@@ -393,46 +402,3 @@ async def _village_names(session: AsyncSession) -> dict[str, str]:
 async def _officer_names(session: AsyncSession) -> dict[int, str]:
     rows = (await session.exec(select(Officer.id, Officer.display_name))).all()
     return {officer_id: name for officer_id, name in rows if officer_id is not None}
-
-
-def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates) -> None:
-    """The dashboard's routes and the one place its exceptions become pages."""
-    dash = Dashboard(runtime, templates)
-    app.include_router(dashboard_router(dash))
-
-    def error_page(request: Request, key: str, status: int, **params: Any) -> Response:
-        locale = dash.locale(request)
-        text = dash.translator(locale)(key, **params)
-        return dash.page(request, "dash_error.html", {"error": text}, locale, status)
-
-    @app.exception_handler(SignInRequired)
-    async def sign_in(request: Request, _: SignInRequired) -> Response:
-        if request.method == "GET":
-            return RedirectResponse("/login", status_code=303)
-        return error_page(request, "dash.login.ended", 401)
-
-    @app.exception_handler(FormExpired)
-    async def expired(request: Request, _: FormExpired) -> Response:
-        return error_page(request, "dash.error.csrf", 403)
-
-    @app.exception_handler(ReportNotFound)
-    async def not_found(request: Request, _: ReportNotFound) -> Response:
-        return error_page(request, "dash.error.not_found", 404)
-
-    @app.exception_handler(NotAllowed)
-    async def forbidden(request: Request, _: NotAllowed) -> Response:
-        return error_page(request, "dash.error.forbidden", 403)
-
-    @app.exception_handler(InvalidTransition)
-    async def transition(request: Request, error: InvalidTransition) -> Response:
-        return error_page(
-            request, "dash.error.transition", 409, current=error.current, wanted=error.wanted
-        )
-
-    @app.exception_handler(ReasonRequired)
-    async def reason(request: Request, _: ReasonRequired) -> Response:
-        return error_page(request, "dash.error.reason", 422)
-
-    @app.exception_handler(EmptyText)
-    async def empty(request: Request, _: EmptyText) -> Response:
-        return error_page(request, "dash.error.empty", 422)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -124,3 +124,30 @@ async def _count(
     conn = await session.connection()
     count, oldest = (await conn.execute(statement)).one()
     return int(count), oldest
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    actor: str = "",
+    action: str = "",
+    outcome: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 500,
+) -> Sequence[AuditLog]:
+    """Rows newest first; text filters match the start of the field ("officer:" finds all
+    officers, "report." every report action)."""
+    statement = select(AuditLog)
+    if actor:
+        statement = statement.where(col(AuditLog.actor).startswith(actor, autoescape=True))
+    if action:
+        statement = statement.where(col(AuditLog.action).startswith(action, autoescape=True))
+    if outcome:
+        statement = statement.where(AuditLog.outcome == outcome)
+    if since is not None:
+        statement = statement.where(col(AuditLog.created_at) >= since)
+    if until is not None:
+        statement = statement.where(col(AuditLog.created_at) < until)
+    statement = statement.order_by(col(AuditLog.id).desc()).limit(limit)
+    return (await session.exec(statement)).all()

@@ -1,0 +1,66 @@
+"""All dashboard screens on one app, and the one place their exceptions become pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from bot.runtime import Runtime
+from bot.services.reports import InvalidTransition, NotAllowed, ReasonRequired, ReportNotFound
+from bot.web.audit import audit_router
+from bot.web.conversations import conversations_router
+from bot.web.dashboard import (
+    Dashboard,
+    EmptyText,
+    FormExpired,
+    SignInRequired,
+    dashboard_router,
+)
+
+
+def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates) -> None:
+    """The dashboard's routes and the one place its exceptions become pages."""
+    dash = Dashboard(runtime, templates)
+    app.include_router(dashboard_router(dash))
+    app.include_router(conversations_router(dash))
+    app.include_router(audit_router(dash))
+
+    def error_page(request: Request, key: str, status: int, **params: Any) -> Response:
+        locale = dash.locale(request)
+        text = dash.translator(locale)(key, **params)
+        return dash.page(request, "dash_error.html", {"error": text}, locale, status)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, _: SignInRequired) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/login", status_code=303)
+        return error_page(request, "dash.login.ended", 401)
+
+    @app.exception_handler(FormExpired)
+    async def expired(request: Request, _: FormExpired) -> Response:
+        return error_page(request, "dash.error.csrf", 403)
+
+    @app.exception_handler(ReportNotFound)
+    async def not_found(request: Request, _: ReportNotFound) -> Response:
+        return error_page(request, "dash.error.not_found", 404)
+
+    @app.exception_handler(NotAllowed)
+    async def forbidden(request: Request, _: NotAllowed) -> Response:
+        return error_page(request, "dash.error.forbidden", 403)
+
+    @app.exception_handler(InvalidTransition)
+    async def transition(request: Request, error: InvalidTransition) -> Response:
+        return error_page(
+            request, "dash.error.transition", 409, current=error.current, wanted=error.wanted
+        )
+
+    @app.exception_handler(ReasonRequired)
+    async def reason(request: Request, _: ReasonRequired) -> Response:
+        return error_page(request, "dash.error.reason", 422)
+
+    @app.exception_handler(EmptyText)
+    async def empty(request: Request, _: EmptyText) -> Response:
+        return error_page(request, "dash.error.empty", 422)
