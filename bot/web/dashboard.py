@@ -37,7 +37,7 @@ from bot.services.reports import (
     is_overdue,
     viewer_for,
 )
-from bot.services.tickets import display_code
+from bot.services.tickets import display_code, read_code
 from storage.models import Officer, Village
 from storage.types import utcnow
 
@@ -349,6 +349,11 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                     now,
                     form_value(form, "message"),
                 )
+            elif action == "merge":
+                code = read_code(form_value(form, "into")) or ""
+                target = await service.by_code(code)
+                into = await service.get(desk.viewer, (target.id if target else None) or 0, now)
+                await service.merge(desk.viewer, report, into, now)
             elif action in ("reply", "note"):
                 text = form_value(form, "message")
                 if not text:

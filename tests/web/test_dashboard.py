@@ -200,3 +200,22 @@ async def test_bulk_assign_and_english(office: Office) -> None:
     assert {r.assignee_id for r in reports} == {1}
     english = await office.client.get("/?lang=en")
     assert "Residents&#39; reports" in english.text and 'lang="en"' in english.text
+
+
+async def test_merging_a_duplicate_into_the_main_report(office: Office) -> None:
+    await office.sign_in("camat")
+    async with office.runtime.db.session() as session:
+        main = await session.get(Report, office.leksono_report)
+        assert main is not None
+    path = f"/reports/{office.sukamaju_report}"
+    csrf = await office.csrf(path)
+    unknown = await office.client.post(f"{path}/merge", data={"csrf": csrf, "into": "ZZZZ-9999"})
+    assert unknown.status_code == 404
+    merged = await office.client.post(
+        f"{path}/merge", data={"csrf": csrf, "into": main.code.lower()}
+    )
+    assert merged.status_code == 303
+    async with office.runtime.db.session() as session:
+        duplicate = await session.get(Report, office.sukamaju_report)
+    assert duplicate is not None and duplicate.merged_into_id == office.leksono_report
+    assert duplicate.status == "selesai"
