@@ -19,6 +19,8 @@ from bot.web.dashboard import (
     SignInRequired,
     dashboard_router,
 )
+from bot.web.registry import registry_router
+from bot.web.trainings import trainings_router
 
 
 def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates) -> None:
@@ -26,6 +28,8 @@ def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates
     dash = Dashboard(runtime, templates)
     app.include_router(dashboard_router(dash))
     app.include_router(conversations_router(dash))
+    app.include_router(trainings_router(dash))
+    app.include_router(registry_router(dash))
     app.include_router(audit_router(dash))
 
     def error_page(request: Request, key: str, status: int, **params: Any) -> Response:
