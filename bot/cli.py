@@ -1,4 +1,4 @@
-"""The `bansos` command: serve, chat, db upgrade, demo, registry import."""
+"""The `bansos` command: serve, chat, db upgrade, demo, registry import, officer …"""
 
 from __future__ import annotations
 
@@ -221,6 +221,27 @@ def _officer_link(args: argparse.Namespace) -> int:
     return _with_officers(run, OfficerError)
 
 
+def _officer_token(args: argparse.Namespace) -> int:
+    from bot.services.officer_auth import OfficerAuth
+    from bot.services.officers import OfficerError
+
+    async def run(service: OfficerService, now: datetime) -> str:
+        officer = await service.by_username(args.username)
+        if officer is None:
+            raise OfficerError(f"no officer {args.username}")
+        if not officer.active:
+            raise OfficerError(f"officer {args.username} is not active")
+        token = await OfficerAuth(service.session, service.vault).new_api_token(officer, now)
+        print(
+            "API token for /api/v1 (send it as 'Authorization: Bearer …'); "
+            "it is shown only this once:",
+            file=sys.stderr,
+        )
+        return token
+
+    return _with_officers(run, OfficerError)
+
+
 def _with_officers(
     run: Callable[[OfficerService, datetime], Awaitable[str]], error_type: type[Exception]
 ) -> int:
@@ -299,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     link.add_argument("username")
     link.set_defaults(handler=_officer_link)
+    token = officer_commands.add_parser(
+        "token", help="print a new API token for /api/v1 (shown once, stored hashed)"
+    )
+    token.add_argument("username")
+    token.set_defaults(handler=_officer_token)
     return parser
 
 

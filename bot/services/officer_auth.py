@@ -103,10 +103,11 @@ class OfficerAuth:
         by_account, oldest_account = await audit_repo.count_subject_since(
             self.session, account, LOGIN_ACTION, "failed", since
         )
+        # The window counts rows at or after its start: one more second and it is past.
         if by_account >= FAILURES_PER_ACCOUNT and oldest_account is not None:
-            raise LoginThrottled(oldest_account + LOGIN_WINDOW)
+            raise LoginThrottled(oldest_account + LOGIN_WINDOW + timedelta(seconds=1))
         if by_address >= FAILURES_PER_ADDRESS and oldest_address is not None:
-            raise LoginThrottled(oldest_address + LOGIN_WINDOW)
+            raise LoginThrottled(oldest_address + LOGIN_WINDOW + timedelta(seconds=1))
 
     def _account_key(self, username: str) -> str:
         return self.vault.lookup_hash("login:" + username.strip().lower())

@@ -167,6 +167,25 @@ class PublicReport:
     events: tuple[PublicEvent, ...]
 
 
+def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """The reports an officer may see: admins all, officers their villages, viewers all
+    villages; never one naming the officer looking, nor (for others than admins) any report
+    that names an officer."""
+    not_accused = or_(
+        col(Report.accused_officer_id).is_(None),
+        col(Report.accused_officer_id) != viewer.officer_id,
+    )
+    if viewer.role == "admin":
+        return not_accused
+    if viewer.role == "viewer":
+        return and_(not_accused, col(Report.accused_officer_id).is_(None))
+    return and_(
+        not_accused,
+        col(Report.accused_officer_id).is_(None),
+        col(Report.village_code).in_(sorted(viewer.villages)),
+    )
+
+
 async def viewer_for(session: AsyncSession, officer_id: int) -> Viewer:
     officer = await session.get(Officer, officer_id)
     if officer is None or not officer.active:
@@ -330,19 +349,7 @@ class ReportService:
     # -- officers ------------------------------------------------------------------------------
 
     def _visible(self, viewer: Viewer) -> ColumnElement[bool]:
-        not_accused = or_(
-            col(Report.accused_officer_id).is_(None),
-            col(Report.accused_officer_id) != viewer.officer_id,
-        )
-        if viewer.role == "admin":
-            return not_accused
-        if viewer.role == "viewer":
-            return and_(not_accused, col(Report.accused_officer_id).is_(None))
-        return and_(
-            not_accused,
-            col(Report.accused_officer_id).is_(None),
-            col(Report.village_code).in_(sorted(viewer.villages)),
-        )
+        return visible_to(viewer)
 
     async def get(self, viewer: Viewer, report_id: int, now: datetime) -> Report:
         """A report this officer may see; anything else is 'not found' (and audited)."""
@@ -374,7 +381,7 @@ class ReportService:
     async def counts_by_status(self, viewer: Viewer) -> dict[str, int]:
         statement = (
             select(Report.status, func.count())
-            .where(self._visible(viewer))
+            .where(self._visible(viewer), col(Report.merged_into_id).is_(None))
             .group_by(col(Report.status))
         )
         return {status: int(count) for status, count in (await self.session.exec(statement)).all()}
@@ -436,6 +443,8 @@ class ReportService:
             assignee = await viewer_for(self.session, assignee_id)
             if assignee.role == "viewer":
                 raise NotAllowed("viewers cannot be assigned")
+            if assignee.role == "officer" and report.village_code not in assignee.villages:
+                raise NotAllowed("the officer does not serve this report's village")
         report.assignee_id = assignee_id
         report.updated_at = now
         self.session.add(report)
@@ -452,7 +461,7 @@ class ReportService:
         self._writer(viewer)
         if status == "ditolak" and not public_message.strip():
             raise ReasonRequired()
-        await self._move(report, status, viewer.actor, now, public_message.strip())
+        await self._move(report, status, viewer.actor, now, public_message.strip()[:4000])
 
     async def add_note(self, viewer: Viewer, report: Report, note: str, now: datetime) -> None:
         self._writer(viewer)
@@ -492,6 +501,8 @@ class ReportService:
             for event in events:
                 self.session.expunge(event)
                 event.internal_note = ""
+                if event.kind == "resident":  # residents' own words are personal data
+                    event.public_message = ""
         return events
 
     async def deliveries(self, report: Report, limit: int = 200) -> list[Outbox]:

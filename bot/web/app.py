@@ -12,6 +12,8 @@ from pathlib import Path
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -42,6 +44,7 @@ from bot.handlers.whatsapp import work_forever as whatsapp_work_forever
 from bot.handlers.whatsapp_sender import WhatsAppSender
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
+from bot.web.api import SafeJSONResponse, api_app
 from bot.web.screens import install_dashboard
 from bot.workers import jobs as scheduled_jobs
 from bot.workers import report_clocks
@@ -110,6 +113,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(webchat_router(engine, templates))
     install_dashboard(app, runtime, templates)
+    app.mount("/api/v1", api_app(runtime))
     if telegram_inbox is not None:
         app.include_router(telegram_router(runtime, telegram_inbox, telegram_wake))
     if whatsapp_inbox is not None:
@@ -129,6 +133,11 @@ def create_app(
     async def storage_down(_: Request, error: StorageUnavailable) -> Response:
         log.error("database unavailable: %s", error)
         return JSONResponse({"error": "service temporarily unavailable"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> Response:
+        # FastAPI's own 422, rendered so that echoed input (a lone surrogate) cannot break it.
+        return SafeJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, error: DBAPIError) -> Response:

@@ -85,8 +85,9 @@ def _form(body: bytes) -> dict[str, list[str]]:
 
 
 def form_value(form: Mapping[str, list[str]], name: str) -> str:
+    """One field, trimmed; NUL characters (which no database column takes) removed."""
     values = form.get(name) or [""]
-    return values[0].strip()
+    return values[0].replace("\x00", "").strip()
 
 
 class Dashboard:

@@ -219,3 +219,17 @@ async def test_merging_a_duplicate_into_the_main_report(office: Office) -> None:
         duplicate = await session.get(Report, office.sukamaju_report)
     assert duplicate is not None and duplicate.merged_into_id == office.leksono_report
     assert duplicate.status == "selesai"
+    inbox = await office.client.get("/")
+    assert "selesai <b>0</b>" in inbox.text  # a merged duplicate is not counted twice
+
+
+async def test_a_report_goes_only_to_an_officer_of_its_village(office: Office) -> None:
+    await office.sign_in("camat")
+    path = f"/reports/{office.leksono_report}"
+    csrf = await office.csrf(path)
+    wati = await office.client.post(f"{path}/assign", data={"csrf": csrf, "assignee": "3"})
+    assert wati.status_code == 403  # Wati serves Sukamaju, not Leksono
+    darmo = await office.client.post(f"{path}/assign", data={"csrf": csrf, "assignee": "2"})
+    assert darmo.status_code == 303
+    page = await office.client.get(path)
+    assert '<option value="3"' not in page.text  # not offered either

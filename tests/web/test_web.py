@@ -165,3 +165,11 @@ async def test_web_chat_receives_officer_replies_and_can_answer(
         row = (await session.exec(select(Outbox))).one()
     assert "loket khusus lansia" in (pushed.text or "")
     assert row.status == "sent" and row.sent_at is not None
+
+
+async def test_a_lone_surrogate_gets_a_422_not_a_500(client: httpx.AsyncClient) -> None:
+    body = b'{"text": "\\ud800", "client_id": "\\ud800"}'
+    response = await client.post(
+        "/chat/messages", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422

@@ -1,0 +1,557 @@
+"""The officers' JSON API, a sub-application mounted at `/api/v1`.
+
+    app.mount("/api/v1", api_app(runtime))
+
+Callers send `Authorization: Bearer bsn_…` (a token from `bansos officer token USERNAME`).
+Reports are addressed by their public code ("K7QM2XHD"; "k7qm-2xhd" is read the same way).
+Routes are thin: each request is one unit of work (`SessionDep`), the services decide who may
+see and change what, and domain exceptions become HTTP answers in one place
+(`_install_error_handlers`). The OpenAPI document is served at `/api/v1/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.engine import StorageUnavailable
+from bot.runtime import Runtime
+from bot.services.officer_auth import OfficerAuth
+from bot.services.reports import (
+    InvalidTransition,
+    NotAllowed,
+    ReasonRequired,
+    ReportError,
+    ReportFilter,
+    ReportNotFound,
+    ReportService,
+    Viewer,
+    is_overdue,
+    viewer_for,
+)
+from bot.services.tickets import display_code, read_code
+from storage.models import Report, ReportEvent
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+MAX_LIMIT = 200
+MAX_OFFSET = 10_000
+MAX_TEXT = 4000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
+
+# The vocabularies of the report service, spelled out so that the OpenAPI schema lists them
+# (tests/web/test_api.py checks they match `TRANSITIONS`, `KINDS`, `IDENTITY_MODES`).
+Status = Literal["baru", "diverifikasi", "ditindaklanjuti", "selesai", "ditolak"]
+Kind = Literal[
+    "belum_terima", "potongan", "sanggah", "usul", "oknum", "barang", "penyaluran", "lainnya"
+]
+IdentityMode = Literal["named", "confidential", "anonymous"]
+Programme = Literal["PKH", "BPNT", "BLT", "PBI-JK", "PIP"]
+OfficerId = Annotated[int, Field(ge=1, le=MAX_ID)]
+STATUSES = frozenset(get_args(Status))
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain more than white space")
+    return value
+
+
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT, pattern=NO_NUL, description="Not blank."),
+    AfterValidator(_not_blank),
+]
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+class TransitionProblem(Problem):
+    """The report's status does not allow the requested move."""
+
+    current: Status
+    wanted: str
+
+
+class ReportSummary(BaseModel):
+    """A report in a list: no personal data (no reporter, no description)."""
+
+    code: str = Field(description="The ticket code, 8 Crockford base32 characters.")
+    display_code: str = Field(description='The code as residents see it: "K7QM-2XHD".')
+    kind: Kind
+    status: Status
+    programme: str = Field(description='"" when the resident named no programme.')
+    village_code: str | None
+    assignee_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    verify_due_at: datetime | None
+    follow_up_due_at: datetime | None
+    overdue: bool = Field(description="Past its SLA deadline for the current status.")
+
+
+class TimelineEntry(BaseModel):
+    """A public step of the report: a status change or a message the resident saw or sent."""
+
+    at: datetime
+    kind: str = Field(description="filed, status, reply, resident, merged, …")
+    actor: str = Field(description='"resident", "system" or "officer:<id>".')
+    status_from: Status | None
+    status_to: Status | None
+    message: str | None = Field(
+        description="What the resident was told or wrote; null for a viewer when the "
+        "resident wrote it (it may hold personal data)."
+    )
+
+
+class InternalNote(BaseModel):
+    """An entry only officers see; never sent to the resident."""
+
+    at: datetime
+    kind: str = Field(description="note, assigned, rating, check_back, filed, …")
+    actor: str
+    note: str
+
+
+class ReportDetail(ReportSummary):
+    """One report. Viewers (read-only role) get no description, subject or internal notes."""
+
+    identity_mode: IdentityMode
+    description: str | None
+    subject: str | None
+    happened: str
+    status_reason: str = Field(description="The reason given to the resident on rejection.")
+    closed_at: datetime | None
+    rating: int | None
+    timeline: list[TimelineEntry]
+    notes: list[InternalNote] | None = Field(description="null for viewers.")
+
+
+class StatusCounts(BaseModel):
+    """How many reports this officer may see, per status."""
+
+    baru: int = 0
+    diverifikasi: int = 0
+    ditindaklanjuti: int = 0
+    selesai: int = 0
+    ditolak: int = 0
+    total: int = 0
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StatusChange(_Body):
+    status: Status
+    public_message: str = Field(
+        default="",
+        max_length=MAX_TEXT,
+        pattern=NO_NUL,
+        description="Sent to the resident; required (not blank) for ditolak.",
+    )
+
+
+class Assignment(_Body):
+    assignee_id: OfficerId | None = Field(description="null takes the report off everyone.")
+
+
+class ReplyIn(_Body):
+    message: Text
+
+
+class NoteIn(_Body):
+    note: Text
+
+
+class ReportQuery(BaseModel):
+    """Filters of `GET /reports` (the fields of the service's `ReportFilter`) and paging."""
+
+    status: Status | None = None
+    kind: Kind | None = None
+    village_code: str | None = Field(default=None, max_length=13, pattern=r"^[0-9.]+$")
+    programme: Programme | None = None
+    overdue: bool = False
+    assignee_id: OfficerId | None = None
+    unassigned: bool = False
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+    def to_filter(self) -> ReportFilter:
+        return ReportFilter(
+            status=self.status,
+            kind=self.kind,
+            village_code=self.village_code,
+            programme=self.programme,
+            overdue=self.overdue,
+            assignee_id=self.assignee_id,
+            unassigned=self.unassigned,
+        )
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+class Unauthenticated(Exception):
+    """No bearer token, or one that is unknown, revoked or belongs to an inactive officer."""
+
+    def __init__(self, token_given: bool) -> None:
+        super().__init__("missing or invalid bearer token")
+        self.token_given = token_given
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent.
+
+    A domain refusal (`ReportError`) still commits what the service recorded before refusing,
+    such as the audit row of a denied look at another village's report; the services check
+    before they change anything, so nothing else is half-written. Any other error rolls back.
+    """
+    refused: ReportError | None = None
+    async with _runtime(request).db.transaction() as session:
+        try:
+            yield session
+        except ReportError as error:
+            refused = error
+    if refused is not None:
+        raise refused
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="bsn_…",
+    description="An API token from `bansos officer token USERNAME`.",
+)
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+NowDep = Annotated[datetime, Depends(_now)]
+SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _current_viewer(
+    runtime: RuntimeDep, session: SessionDep, credentials: CredentialsDep, now: NowDep
+) -> Viewer:
+    if credentials is None:
+        raise Unauthenticated(token_given=False)
+    auth = OfficerAuth(session, runtime.vault)
+    officer = await auth.officer_for_api_token(credentials.credentials, now)
+    if officer is None or officer.id is None:
+        raise Unauthenticated(token_given=True)
+    try:
+        return await viewer_for(session, officer.id)
+    except NotAllowed:
+        raise Unauthenticated(token_given=True) from None
+
+
+def _report_service(runtime: RuntimeDep, session: SessionDep) -> ReportService:
+    return ReportService(session, runtime.settings, runtime.catalogs)
+
+
+ViewerDep = Annotated[Viewer, Depends(_current_viewer)]
+ServiceDep = Annotated[ReportService, Depends(_report_service)]
+CodePath = Annotated[
+    str,
+    Path(description='The ticket code, "K7QM2XHD" (also read: "k7qm-2xhd", O for 0, I for 1).'),
+]
+
+
+# -- shaping -----------------------------------------------------------------------------------
+
+
+async def _load(service: ReportService, viewer: Viewer, code: str, now: datetime) -> Report:
+    """The report behind a typed code, if this officer may see it (the service audits a
+    denied look); anything else is the same 'not found'."""
+    wanted = read_code(code)
+    found = await service.by_code(wanted) if wanted else None
+    if found is None or found.id is None:
+        raise ReportNotFound(code)
+    return await service.get(viewer, found.id, now)
+
+
+def _summary_fields(report: Report, now: datetime) -> dict[str, object]:
+    return {
+        "code": report.code,
+        "display_code": display_code(report.code),
+        "kind": report.kind,
+        "status": report.status,
+        "programme": report.programme,
+        "village_code": report.village_code,
+        "assignee_id": report.assignee_id,
+        "created_at": report.created_at,
+        "updated_at": report.updated_at,
+        "verify_due_at": report.verify_due_at,
+        "follow_up_due_at": report.follow_up_due_at,
+        "overdue": is_overdue(report, now),
+    }
+
+
+def _summary(report: Report, now: datetime) -> ReportSummary:
+    return ReportSummary.model_validate(_summary_fields(report, now))
+
+
+def _timeline(events: Sequence[ReportEvent], viewer: Viewer) -> list[TimelineEntry]:
+    viewer_only = viewer.role == "viewer"
+    return [
+        TimelineEntry.model_validate(
+            {
+                "at": event.at,
+                "kind": event.kind,
+                "actor": event.actor,
+                "status_from": event.status_from or None,
+                "status_to": event.status_to or None,
+                "message": (
+                    None if viewer_only and event.actor == "resident" else event.public_message
+                ),
+            }
+        )
+        for event in events
+        # The service blanks residents' own words for viewers; the step still shows.
+        if event.status_to or event.public_message or event.kind == "resident"
+    ]
+
+
+def _notes(events: Sequence[ReportEvent], viewer: Viewer) -> list[InternalNote] | None:
+    if viewer.role == "viewer":
+        return None
+    return [
+        InternalNote(at=event.at, kind=event.kind, actor=event.actor, note=event.internal_note)
+        for event in events
+        if event.internal_note
+    ]
+
+
+async def _detail(
+    service: ReportService, viewer: Viewer, report: Report, now: datetime
+) -> ReportDetail:
+    events = await service.timeline(viewer, report)
+    private = viewer.role == "viewer"
+    return ReportDetail.model_validate(
+        {
+            **_summary_fields(report, now),
+            "identity_mode": report.identity_mode,
+            "description": None if private else report.description,
+            "subject": None if private else report.subject,
+            "happened": report.happened,
+            "status_reason": report.status_reason,
+            "closed_at": report.closed_at,
+            "rating": report.rating,
+            "timeline": _timeline(events, viewer),
+            "notes": _notes(events, viewer),
+        }
+    )
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that survives text which is not valid Unicode: a lone surrogate in a query or a
+    body is echoed back by a validation error, and plain `JSONResponse` fails to encode it
+    (a 500). Such a character is written as "?" instead."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+Responses = dict[int | str, dict[str, Any]]
+_PROBLEM: dict[str, Any] = {"model": Problem}
+_COMMON: Responses = {
+    401: {**_PROBLEM, "description": "No valid bearer token"},
+    503: {**_PROBLEM, "description": "The database is unavailable; try again"},
+}
+_ONE: Responses = {
+    404: {**_PROBLEM, "description": "No such report, or not one this officer may see"}
+}
+_WRITE: Responses = {
+    **_ONE,
+    400: {**_PROBLEM, "description": "The body could not be read (not UTF-8)"},
+    403: {**_PROBLEM, "description": "The officer's role does not allow this"},
+    409: {"model": TransitionProblem, "description": "The status does not allow this move"},
+}
+
+
+def api_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """The `/api/v1` sub-application; `clock` is for tests."""
+    api = FastAPI(
+        title="bansos-bot officer API",
+        version=API_VERSION,
+        description="Reports (laporan, usul, sanggah) for officers, by ticket code.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        servers=[{"url": "/api/v1"}],
+        responses=_COMMON,
+        default_response_class=SafeJSONResponse,
+    )
+    api.state.runtime = runtime
+    api.state.clock = clock
+
+    @api.get("/reports", operation_id="listReports", summary="Reports, most urgent first")
+    async def list_reports(
+        viewer: ViewerDep,
+        service: ServiceDep,
+        now: NowDep,
+        query: Annotated[ReportQuery, Query()],
+    ) -> list[ReportSummary]:
+        # The service has a limit but no offset: fetch up to the page's end and cut.
+        found = await service.search(viewer, query.to_filter(), now, query.offset + query.limit)
+        return [_summary(report, now) for report in found[query.offset :]]
+
+    @api.get("/reports/counts", operation_id="countReports", summary="Reports per status")
+    async def count_reports(viewer: ViewerDep, service: ServiceDep) -> StatusCounts:
+        counts = await service.counts_by_status(viewer)
+        known = {status: n for status, n in counts.items() if status in STATUSES}
+        return StatusCounts.model_validate({**known, "total": sum(counts.values())})
+
+    @api.get("/reports/{code}", operation_id="getReport", summary="One report", responses=_ONE)
+    async def get_report(
+        code: CodePath, viewer: ViewerDep, service: ServiceDep, now: NowDep
+    ) -> ReportDetail:
+        report = await _load(service, viewer, code, now)
+        return await _detail(service, viewer, report, now)
+
+    @api.post(
+        "/reports/{code}/status",
+        operation_id="changeStatus",
+        summary="Move the report; the resident is told",
+        responses=_WRITE,
+    )
+    async def change_status(
+        code: CodePath, body: StatusChange, viewer: ViewerDep, service: ServiceDep, now: NowDep
+    ) -> ReportDetail:
+        report = await _load(service, viewer, code, now)
+        await service.change_status(viewer, report, body.status, now, body.public_message)
+        return await _detail(service, viewer, report, now)
+
+    @api.post(
+        "/reports/{code}/assign",
+        operation_id="assignReport",
+        summary="Give the report to an officer",
+        responses=_WRITE,
+    )
+    async def assign(
+        code: CodePath, body: Assignment, viewer: ViewerDep, service: ServiceDep, now: NowDep
+    ) -> ReportDetail:
+        report = await _load(service, viewer, code, now)
+        await service.assign(viewer, report, body.assignee_id, now)
+        return await _detail(service, viewer, report, now)
+
+    @api.post(
+        "/reports/{code}/reply",
+        operation_id="replyToReporter",
+        summary="Send the resident a message",
+        responses=_WRITE,
+    )
+    async def reply(
+        code: CodePath, body: ReplyIn, viewer: ViewerDep, service: ServiceDep, now: NowDep
+    ) -> ReportDetail:
+        report = await _load(service, viewer, code, now)
+        await service.reply(viewer, report, body.message, now)
+        return await _detail(service, viewer, report, now)
+
+    @api.post(
+        "/reports/{code}/notes",
+        operation_id="addNote",
+        summary="Add an internal note (never sent to the resident)",
+        responses=_WRITE,
+    )
+    async def add_note(
+        code: CodePath, body: NoteIn, viewer: ViewerDep, service: ServiceDep, now: NowDep
+    ) -> ReportDetail:
+        report = await _load(service, viewer, code, now)
+        await service.add_note(viewer, report, body.note, now)
+        return await _detail(service, viewer, report, now)
+
+    _install_error_handlers(api)
+    return api
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return SafeJSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    """The one place where domain exceptions and outages become HTTP answers."""
+
+    @api.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, error: Unauthenticated) -> Response:
+        challenge = 'Bearer error="invalid_token"' if error.token_given else "Bearer"
+        return _problem(401, str(error), {"WWW-Authenticate": challenge})
+
+    @api.exception_handler(ReportNotFound)
+    async def not_found(_: Request, __: ReportNotFound) -> Response:
+        return _problem(404, "report not found")
+
+    @api.exception_handler(NotAllowed)
+    async def not_allowed(_: Request, error: NotAllowed) -> Response:
+        return _problem(403, str(error) or "not allowed")
+
+    @api.exception_handler(InvalidTransition)
+    async def invalid_transition(_: Request, error: InvalidTransition) -> Response:
+        body = {
+            "detail": f"a report in {error.current} cannot move to {error.wanted}",
+            "current": error.current,
+            "wanted": error.wanted,
+        }
+        return SafeJSONResponse(body, status_code=409)
+
+    @api.exception_handler(ReasonRequired)
+    async def reason_required(_: Request, __: ReasonRequired) -> Response:
+        # The shape of FastAPI's own validation errors, so clients handle one 422.
+        problem = {
+            "loc": ["body", "public_message"],
+            "msg": "a reason for the resident is required to reject a report",
+            "type": "reason_required",
+        }
+        return SafeJSONResponse({"detail": [problem]}, status_code=422)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> Response:
+        # FastAPI's own answer, rendered so that echoed input cannot break the encoding.
+        return SafeJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+
+    async def unavailable(_: Request, error: Exception) -> Response:
+        original = getattr(error, "orig", None)
+        log.error("api: database unavailable: %s", type(original or error).__name__)
+        return _problem(503, "service temporarily unavailable", {"Retry-After": "5"})
+
+    for outage in (DBAPIError, PoolTimeout, OSError, StorageUnavailable):
+        api.add_exception_handler(outage, unavailable)
