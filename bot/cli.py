@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from bot.services.officers import OfficerService
+    from bot.services.pii import PiiVault
 
 ERRORS_SHOWN = 10
 
@@ -68,6 +71,29 @@ def _db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_ADMIN = "demo-admin"
+
+
+async def _demo_admin(session: AsyncSession, vault: PiiVault) -> str | None:
+    """A first admin for trying the dashboard, when there is no officer at all yet; its
+    random password is returned to be printed once."""
+    import secrets
+
+    from sqlmodel import select
+
+    from bot.services.officers import OfficerService
+    from storage.models import Officer
+    from storage.types import utcnow
+
+    if (await session.exec(select(Officer.id).limit(1))).first() is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    await OfficerService(session, vault).add(
+        DEMO_ADMIN, "admin", [], password, utcnow(), "Admin demo"
+    )
+    return password
+
+
 def _demo(_: argparse.Namespace) -> int:
     from bot.services.demo import SHOWCASE, seed_demo
     from bot.services.pii import PiiVault
@@ -81,9 +107,11 @@ def _demo(_: argparse.Namespace) -> int:
     async def run() -> None:
         db = Database(settings.database_url)
         try:
-            summary = await seed_demo(db, PiiVault(settings.secret_key.get_secret_value()))
+            vault = PiiVault(settings.secret_key.get_secret_value())
+            summary = await seed_demo(db, vault)
             async with db.transaction() as session:
                 await VillageDirectory(session).sync_from_settings(settings)
+                admin_password = await _demo_admin(session, vault)
         finally:
             await db.dispose()
         state = "seeded" if summary.created else "already present (unchanged)"
@@ -94,6 +122,11 @@ def _demo(_: argparse.Namespace) -> int:
         )
         for nik, name, *_ in SHOWCASE:
             print(f"  try 'Cek status bansos' with NIK {nik} and the name {name.title()}")
+        if admin_password:
+            print(
+                f"  dashboard: sign in as '{DEMO_ADMIN}' with the password {admin_password} "
+                "(shown once; a demo account: remove it before real use)"
+            )
 
     asyncio.run(run())
     return 0

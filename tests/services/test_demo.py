@@ -66,3 +66,20 @@ async def test_demo_niks_are_valid_fictional_and_never_stored_in_clear(runtime: 
 def test_nik_mask() -> None:
     assert mask_nik("3307015708450001") == "3307********0001"
     assert mask_nik("123") == "***"
+
+
+async def test_demo_makes_one_admin_only_when_there_is_no_officer(runtime: Runtime) -> None:
+    from bot.cli import DEMO_ADMIN, _demo_admin
+    from bot.services.officer_auth import OfficerAuth
+    from storage.types import utcnow
+
+    async with runtime.db.transaction() as session:
+        password = await _demo_admin(session, runtime.vault)
+    async with runtime.db.transaction() as session:
+        assert await _demo_admin(session, runtime.vault) is None  # never a second time
+    assert password is not None and len(password) >= 12
+    async with runtime.db.transaction() as session:
+        token = await OfficerAuth(session, runtime.vault).login(
+            DEMO_ADMIN, password, "127.0.0.1", utcnow()
+        )
+    assert token
