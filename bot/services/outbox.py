@@ -75,21 +75,29 @@ class OutboxQueue:
         self.session.add(row)
         await self.session.flush()
         # The conversation's record shows it now, with its delivery state as it moves.
-        self.session.add(
-            MessageLog(
-                identity_id=identity_id,
-                channel=row.channel,
-                direction="out",
-                kind="push",
-                text=row.text,
-                message_key=key,
-                payload={"outbox_id": row.id},
-                outbox_id=row.id,
-                delivery="pending",
-                created_at=row.created_at,
-            )
-        )
+        self.session.add(push_log(row, "pending", row.created_at))
         return row
+
+
+def push_log(
+    row: Outbox, delivery: str, at: datetime, labels: list[dict[str, str]] | None = None
+) -> MessageLog:
+    """The message-log row of a pushed message (not a reply within a conversation step)."""
+    payload: dict[str, object] = {"outbox_id": row.id}
+    if labels:
+        payload["choices"] = labels
+    return MessageLog(
+        identity_id=row.identity_id,
+        channel=row.channel,
+        direction="out",
+        kind="push",
+        text=row.text,
+        message_key=row.message_key,
+        payload=payload,
+        outbox_id=row.id,
+        delivery=delivery,
+        created_at=at,
+    )
 
 
 async def deliver_pending(
@@ -114,18 +122,5 @@ async def deliver_pending(
             .values(delivery="sent", payload={"outbox_id": row.id, "choices": labels})
         )
         if not logged.rowcount:  # queued before pushes were logged at queue time
-            session.add(
-                MessageLog(
-                    identity_id=identity_id,
-                    channel=row.channel,
-                    direction="out",
-                    kind="push",
-                    text=row.text,
-                    message_key=row.message_key,
-                    payload={"outbox_id": row.id, "choices": labels},
-                    outbox_id=row.id,
-                    delivery="sent",
-                    created_at=now,
-                )
-            )
+            session.add(push_log(row, "sent", now, labels))
     return delivered
