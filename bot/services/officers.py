@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.audit import AuditTrail
@@ -41,6 +41,7 @@ class OfficerService:
         password: str,
         now: datetime,
         display_name: str = "",
+        actor: str = "cli",
     ) -> Officer:
         if not USERNAME.match(username):
             raise OfficerError("username: 3-64 lower-case letters, digits, dot, dash or underscore")
@@ -67,7 +68,7 @@ class OfficerService:
         assert officer.id is not None
         for code in sorted(set(villages)):
             self.session.add(OfficerVillage(officer_id=officer.id, village_code=code))
-        self.audit.record("cli", "officer.add", "ok", now, officer=officer.id, role=role)
+        self.audit.record(actor, "officer.add", "ok", now, officer=officer.id, role=role)
         return officer
 
     async def by_username(self, username: str) -> Officer | None:
@@ -113,3 +114,49 @@ class OfficerService:
         self.session.add(officer)
         self.audit.record(f"officer:{officer.id}", "officer.telegram_linked", "ok", now)
         return officer
+
+    async def all(self) -> list[tuple[Officer, list[str]]]:
+        """Every account with its villages, by username."""
+        officers = (await self.session.exec(select(Officer).order_by(col(Officer.username)))).all()
+        links = (await self.session.exec(select(OfficerVillage))).all()
+        villages: dict[int, list[str]] = {}
+        for link in links:
+            villages.setdefault(link.officer_id, []).append(link.village_code)
+        return [(officer, sorted(villages.get(officer.id or 0, []))) for officer in officers]
+
+    async def set_active(self, actor: str, officer_id: int, active: bool, now: datetime) -> None:
+        """Deactivating ends the officer's sessions and API tokens at their next use."""
+        officer = await self.session.get(Officer, officer_id)
+        if officer is None:
+            raise OfficerError("no such officer")
+        if actor == f"officer:{officer_id}" and not active:
+            raise OfficerError("you cannot deactivate your own account")
+        officer.active = active
+        self.session.add(officer)
+        outcome = "activated" if active else "deactivated"
+        self.audit.record(actor, "officer.active", outcome, now, officer=officer_id)
+
+    async def set_villages(
+        self, actor: str, officer_id: int, villages: Sequence[str], now: datetime
+    ) -> None:
+        officer = await self.session.get(Officer, officer_id)
+        if officer is None:
+            raise OfficerError("no such officer")
+        if officer.role == "officer" and not villages:
+            raise OfficerError("an officer needs at least one village")
+        for code in villages:
+            if await self.session.get(Village, code) is None:
+                raise OfficerError(f"unknown village {code}")
+        current = (
+            await self.session.exec(
+                select(OfficerVillage).where(OfficerVillage.officer_id == officer_id)
+            )
+        ).all()
+        for link in current:
+            await self.session.delete(link)
+        await self.session.flush()
+        for code in sorted(set(villages)):
+            self.session.add(OfficerVillage(officer_id=officer_id, village_code=code))
+        self.audit.record(
+            actor, "officer.villages", "ok", now, officer=officer_id, villages=list(villages)
+        )

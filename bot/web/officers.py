@@ -1,0 +1,107 @@
+"""Dashboard: officer accounts, for admins. Create an account (a random first password is
+shown once, to hand over in person), set its villages, deactivate or reactivate it.
+Deactivating ends its dashboard sessions and API tokens at their next use."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.officers import ROLES, OfficerError, OfficerService
+from bot.services.reports import NotAllowed
+from bot.web.dashboard import Dashboard, Desk, form_value
+from storage.models import Village
+from storage.types import utcnow
+
+
+def _admin(desk: Desk) -> None:
+    if desk.viewer.role != "admin":
+        raise NotAllowed("admins only")
+
+
+def officers_router(dash: Dashboard) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    runtime = dash.runtime
+
+    async def listing(
+        request: Request, desk: Desk, session: AsyncSession, **extra: str
+    ) -> Response:
+        accounts = await OfficerService(session, runtime.vault).all()
+        villages = (await session.exec(select(Village).order_by(col(Village.name)))).all()
+        query = request.query_params
+        context = {
+            "desk": desk,
+            "accounts": accounts,
+            "villages": villages,
+            "roles": ROLES,
+            "message": query.get("done", ""),
+            "error": query.get("error", ""),
+            **extra,
+        }
+        return dash.page(request, "dash_officers.html", context, desk.locale)
+
+    @router.get("/officers", response_class=HTMLResponse)
+    async def officers(request: Request) -> Response:
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, utcnow())
+            _admin(desk)
+            return await listing(request, desk, session)
+
+    @router.post("/officers", response_class=HTMLResponse)
+    async def create(request: Request) -> Response:
+        """The first password is shown once in this answer (never in a URL or a log)."""
+        now = utcnow()
+        password = secrets.token_urlsafe(12)
+        async with dash.work() as session:
+            desk, form = await dash.posted(request, session, now)
+            _admin(desk)
+            try:
+                officer = await OfficerService(session, runtime.vault).add(
+                    form_value(form, "username").lower(),
+                    form_value(form, "role"),
+                    [code for code in form.get("village", []) if code],
+                    password,
+                    now,
+                    form_value(form, "name"),
+                    actor=desk.viewer.actor,
+                )
+            except OfficerError as error:
+                return _back({"error": str(error)})
+            await session.flush()
+            page = await listing(
+                request, desk, session, created=officer.username, new_password=password
+            )
+        page.headers["Cache-Control"] = "no-store"
+        return page
+
+    @router.post("/officers/{officer_id}/{action}")
+    async def change(request: Request, officer_id: int, action: str) -> Response:
+        now = utcnow()
+        async with dash.work() as session:
+            desk, form = await dash.posted(request, session, now)
+            _admin(desk)
+            service = OfficerService(session, runtime.vault)
+            try:
+                if action in ("deactivate", "activate"):
+                    await service.set_active(
+                        desk.viewer.actor, officer_id, action == "activate", now
+                    )
+                elif action == "villages":
+                    codes = [code for code in form.get("village", []) if code]
+                    await service.set_villages(desk.viewer.actor, officer_id, codes, now)
+                else:
+                    raise OfficerError("unknown action")
+            except OfficerError as error:
+                return _back({"error": str(error)})
+        return _back({"done": dash.translator(desk.locale)("dash.report.saved")})
+
+    return router
+
+
+def _back(params: dict[str, str]) -> Response:
+    return RedirectResponse("/officers?" + urlencode(params), status_code=303)
