@@ -143,13 +143,10 @@ class OfficerAuth:
         return (await self.session.exec(statement)).first()
 
     def csrf_token(self, session_token: str) -> str:
-        """Bound to the session: a form from another session (or none) does not pass."""
-        return self.vault.lookup_hash("csrf:" + session_token)
+        return csrf_token(self.vault, session_token)
 
     def csrf_ok(self, session_token: str, given: str) -> bool:
-        return bool(session_token) and hmac.compare_digest(
-            self.csrf_token(session_token).encode(), given.encode()
-        )
+        return csrf_ok(self.vault, session_token, given)
 
     # -- API tokens ----------------------------------------------------------------------------
 
@@ -175,6 +172,17 @@ class OfficerAuth:
             row.last_used_at = now
             self.session.add(row)
         return officer
+
+
+def csrf_token(vault: PiiVault, session_token: str) -> str:
+    """Bound to the session: a form from another session (or none) does not pass."""
+    return vault.lookup_hash("csrf:" + session_token)
+
+
+def csrf_ok(vault: PiiVault, session_token: str, given: str) -> bool:
+    return bool(session_token) and hmac.compare_digest(
+        csrf_token(vault, session_token).encode(), given.encode()
+    )
 
 
 def _password_ok(officer: Officer | None, password: str) -> bool:

@@ -61,10 +61,13 @@ Progress = Callable[[int, int], None]
 
 
 class RegistryImport:
-    def __init__(self, db: Database, vault: PiiVault, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, vault: PiiVault, settings: Settings, actor: str = "cli"
+    ) -> None:
         self.db = db
         self.vault = vault
         self.settings = settings
+        self.actor = actor  # who is recorded in the audit log for the import
 
     async def run(
         self,
@@ -150,7 +153,7 @@ class RegistryImport:
             run.enrolments_updated = report.enrolments_updated
             session.add(run)
             AuditTrail(session).record(
-                "cli",
+                self.actor,
                 "registry.import",
                 "ok",
                 now,

@@ -22,6 +22,7 @@ from bot.web.dashboard import (
 from bot.web.monitoring import monitoring_router
 from bot.web.officers import officers_router
 from bot.web.registry import registry_router
+from bot.web.registry_import import registry_import_router
 from bot.web.trainings import trainings_router
 
 
@@ -31,6 +32,7 @@ def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates
     app.include_router(dashboard_router(dash))
     app.include_router(conversations_router(dash))
     app.include_router(trainings_router(dash))
+    app.include_router(registry_import_router(dash))
     app.include_router(registry_router(dash))
     app.include_router(monitoring_router(dash))
     app.include_router(officers_router(dash))

@@ -1,0 +1,162 @@
+"""Dashboard: importing the aid register from a CSV or XLSX file (admins).
+
+Upload → a dry run over the whole file (nothing written) with its error report → confirm
+→ the import. Between the two the file waits under `MEDIA_DIR/imports` with a random name
+(only the admin's own page knows it); it is deleted after the import, on discard, and
+when older than a day. Very large files are better imported with `bansos registry import`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import UploadFile
+
+from bot.services.officer_auth import csrf_ok
+from bot.services.registry_import import ImportReport, RegistryImport
+from bot.services.registry_reader import UnreadableFile
+from bot.services.registry_rows import RowError
+from bot.services.reports import NotAllowed
+from bot.services.villages import VillageDirectory
+from bot.web.dashboard import Dashboard, Desk, FormExpired, form_value
+from storage.types import utcnow
+
+MAX_UPLOAD = 200 * 1024 * 1024
+ERRORS_SHOWN = 50
+SUFFIXES = (".csv", ".xlsx")
+UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(csv|xlsx)$")
+KEEP_SECONDS = 24 * 3600
+
+
+def _admin(desk: Desk) -> None:
+    if desk.viewer.role != "admin":
+        raise NotAllowed("admins only")
+
+
+def registry_import_router(dash: Dashboard) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    runtime = dash.runtime
+    folder = runtime.settings.media_dir / "imports"
+
+    async def signed_in_admin(request: Request) -> Desk:
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, utcnow())
+            _admin(desk)
+        return desk
+
+    def page(request: Request, desk: Desk, **context: Any) -> Response:
+        return dash.page(
+            request, "dash_registry_import.html", {"desk": desk, **context}, desk.locale
+        )
+
+    async def run(path: Path, desk: Desk, dry_run: bool) -> dict[str, Any]:
+        t = dash.translator(desk.locale)
+        errors: list[str] = []
+
+        def on_error(error: RowError) -> None:
+            if len(errors) < ERRORS_SHOWN:
+                reason = t(
+                    f"import.error.{error.code}",
+                    column=error.column,
+                    value=error.value,
+                    other_line=error.other_line,
+                )
+                errors.append(t("import.error_line", line=error.line, reason=reason))
+
+        async with dash.work() as session:
+            await VillageDirectory(session).sync_from_settings(runtime.settings)
+        try:
+            report = await RegistryImport(
+                runtime.db, runtime.vault, runtime.settings, actor=desk.viewer.actor
+            ).run(path, dry_run=dry_run, on_error=on_error)
+        except UnreadableFile as unreadable:
+            return {"problem": t(f"import.file.{unreadable.code}", detail=unreadable.detail)}
+        return {"summary": _summary(t, report), "errors": errors, "report": report}
+
+    @router.get("/registry/import", response_class=HTMLResponse)
+    async def form(request: Request) -> Response:
+        desk = await signed_in_admin(request)
+        _sweep(folder)
+        return page(request, desk)
+
+    @router.post("/registry/import", response_class=HTMLResponse)
+    async def upload(request: Request) -> Response:
+        if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
+            return Response("file too large", status_code=413)
+        desk = await signed_in_admin(request)
+        async with request.form(max_files=1, max_fields=5) as fields:
+            if not csrf_ok(runtime.vault, desk.token, str(fields.get("csrf") or "")):
+                raise FormExpired()
+            file = fields.get("file")
+            suffix = (
+                Path(file.filename or "").suffix.lower() if isinstance(file, UploadFile) else ""
+            )
+            if not isinstance(file, UploadFile) or suffix not in SUFFIXES:
+                t = dash.translator(desk.locale)
+                return page(request, desk, problem=t("dash.imp.bad_file"))
+            folder.mkdir(parents=True, exist_ok=True)
+            name = secrets.token_urlsafe(24) + suffix
+            with (folder / name).open("wb") as out:
+                while chunk := await file.read(1024 * 1024):
+                    out.write(chunk)
+        checked = await run(folder / name, desk, dry_run=True)
+        if "problem" in checked:
+            (folder / name).unlink(missing_ok=True)
+        return page(request, desk, upload=name, filename=file.filename, **checked)
+
+    @router.post("/registry/import/{action}", response_class=HTMLResponse)
+    async def decide(request: Request, action: str) -> Response:
+        now = utcnow()
+        async with dash.work() as session:
+            desk, fields = await dash.posted(request, session, now)
+            _admin(desk)
+        name = form_value(fields, "upload")
+        path = folder / name
+        if not UPLOAD_NAME.match(name) or not path.is_file():
+            t = dash.translator(desk.locale)
+            return page(request, desk, problem=t("dash.imp.gone"))
+        if action != "confirm":
+            path.unlink(missing_ok=True)
+            return RedirectResponse("/registry/import", status_code=303)
+        try:
+            done = await run(path, desk, dry_run=False)
+        finally:
+            path.unlink(missing_ok=True)
+        return page(request, desk, imported=True, **done)
+
+    return router
+
+
+def _summary(t: Any, report: ImportReport) -> str:
+    mode = t("import.mode.dry_run" if report.dry_run else "import.mode.real")
+    return str(
+        t(
+            "import.summary",
+            mode=mode,
+            rows=report.rows_read,
+            ok=report.rows_ok,
+            failed=report.rows_failed,
+            people_created=report.people_created,
+            people_updated=report.people_updated,
+            enrolments_created=report.enrolments_created,
+            enrolments_updated=report.enrolments_updated,
+            unchanged=report.unchanged,
+            villages=report.villages_added,
+        )
+    )
+
+
+def _sweep(folder: Path) -> None:
+    """Uploads never confirmed nor discarded go after a day."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - KEEP_SECONDS
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
