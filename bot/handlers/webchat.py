@@ -120,6 +120,8 @@ def webchat_router(engine: Engine, templates: Any) -> APIRouter:
             rows = await message_history(session, identity.id or 0, 60) if identity else []
         messages = []
         for row in rows:
+            if row.delivery == "pending":
+                continue  # queued, not delivered yet: /chat/updates hands it over once
             choices = [ChoiceOut(**c) for c in row.payload.get("choices", [])]
             text = row.text or ("[" + row.kind + "]")
             messages.append(MessageOut(direction=row.direction, text=text, choices=choices))

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
+from sqlmodel import select
 
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from storage.db import Database
+from storage.models import Resident
 from tests.conftest import CHROMIUM
 from tests.web.test_browser import ARTIFACTS, serve
 from tests.web.test_dashboard import PASSWORD, seed_office
@@ -30,7 +33,21 @@ def office_server(settings: Settings, db: Database) -> Iterator[str]:
     yield from serve(settings)
 
 
-def test_a_report_from_the_web_chat_handled_in_the_dashboard(office_server: str) -> None:
+async def _name_the_resident(settings: Settings, name: str) -> None:
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            for resident in (await session.exec(select(Resident))).all():
+                if resident.display_name is None:
+                    resident.display_name = name
+                    session.add(resident)
+    finally:
+        await db.dispose()
+
+
+def test_a_report_from_the_web_chat_handled_in_the_dashboard(
+    office_server: str, settings: Settings
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -61,6 +78,10 @@ def test_a_report_from_the_web_chat_handled_in_the_dashboard(office_server: str)
         match = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", filed.inner_text())
         assert match, filed.inner_text()
         code = match.group(0)
+        # A hostile display name too (in a thread: Playwright's loop runs in this one).
+        worker = threading.Thread(target=asyncio.run, args=(_name_the_resident(settings, XSS),))
+        worker.start()
+        worker.join()
 
         officer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         officer.goto(office_server + "/")
@@ -76,6 +97,7 @@ def test_a_report_from_the_web_chat_handled_in_the_dashboard(office_server: str)
         officer.locator("table.reports a", has_text=code).click()
         officer.wait_for_url("**/reports/*")
         expect(officer.locator(".story")).to_contain_text(XSS)  # shown as text
+        expect(officer.locator("dl.reporter")).to_contain_text(XSS)
         officer.locator("form[action$='/assign'] button", has_text="Ambil").click()
         expect(officer.locator(".notice")).to_contain_text("Tersimpan")
         officer.fill("form[action$='/reply'] textarea", "Terima kasih, Bu. Kami cek hari ini.")
@@ -99,6 +121,9 @@ def test_a_report_from_the_web_chat_handled_in_the_dashboard(office_server: str)
         expect(officer.locator("h1 .badge").first).to_have_text("selesai")
         officer.screenshot(path=str(ARTIFACTS / "dashboard-report.png"), full_page=True)
         assert officer.evaluate("window.__xss") is None
+        officer.goto(office_server + "/monitoring")
+        expect(officer.locator("svg").first).to_be_visible()
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-monitoring.png"), full_page=True)
 
         resident.reload()
         expect(

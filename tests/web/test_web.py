@@ -152,11 +152,15 @@ async def test_web_chat_receives_officer_replies_and_can_answer(
         report = await service.by_code(code)
         assert report is not None
         await service.reply(admin, report, "Besok kami tambah loket khusus lansia.", utcnow())
+    history = (await client.get("/chat/history")).json()["messages"]
+    assert all("loket khusus lansia" not in m["text"] for m in history)  # not shown twice
     updates = (await client.get("/chat/updates")).json()["messages"]
     assert len(updates) == 1
     assert "Besok kami tambah loket khusus lansia." in updates[0]["text"]
     assert [c["label"] for c in updates[0]["choices"]] == ["Balas"]
     assert (await client.get("/chat/updates")).json()["messages"] == []  # delivered once
+    history = (await client.get("/chat/history")).json()["messages"]
+    assert sum("loket khusus lansia" in m["text"] for m in history) == 1
     await client.post("/chat/messages", json={"choice_id": updates[0]["choices"][0]["id"]})
     thanks = await client.post("/chat/messages", json={"text": "Terima kasih, Pak."})
     assert "sudah ditambahkan" in thanks.json()["messages"][0]["text"]
