@@ -74,12 +74,16 @@ def settings(migrated_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[Database]:
-    database = Database(migrated_url)
+async def empty_tables(database: Database) -> None:
     async with database.transaction() as session:
         for table in reversed(SQLModel.metadata.sorted_tables):
             await session.exec(delete(table))
+
+
+@pytest.fixture
+async def db(migrated_url: str) -> AsyncIterator[Database]:
+    database = Database(migrated_url)
+    await empty_tables(database)
     yield database
     await database.dispose()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
@@ -15,7 +15,15 @@ from sqlmodel import col, select
 from bot.runtime import Runtime
 from bot.services.officers import OfficerService
 from bot.web.app import create_app
-from storage.models import AuditLog, OfficerSession, Outbox, Report, ReportEvent, Village
+from storage.models import (
+    AuditLog,
+    Officer,
+    OfficerSession,
+    Outbox,
+    Report,
+    ReportEvent,
+    Village,
+)
 from storage.types import utcnow
 from tests.services.test_reports import LEKSONO, SUKAMAJU, _draft, _file, _resident
 
@@ -28,6 +36,8 @@ class Office:
     client: httpx.AsyncClient
     leksono_report: int
     sukamaju_report: int
+    # Officer ids by username (PostgreSQL's sequences do not restart at 1 between tests).
+    ids: dict[str, int] = field(default_factory=dict)
 
     async def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
         self.client.cookies.clear()
@@ -62,10 +72,12 @@ async def seed_office(runtime: Runtime) -> tuple[int, int]:
 @pytest.fixture
 async def office(runtime: Runtime) -> AsyncIterator[Office]:
     leksono, sukamaju = await seed_office(runtime)
+    async with runtime.db.session() as session:
+        ids = {o.username: o.id or 0 for o in (await session.exec(select(Officer))).all()}
     app = create_app(runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Office(runtime, client, leksono, sukamaju)
+        yield Office(runtime, client, leksono, sukamaju, ids)
 
 
 async def test_sign_in_inbox_and_the_whole_report_flow(office: Office) -> None:
@@ -85,7 +97,7 @@ async def test_sign_in_inbox_and_the_whole_report_flow(office: Office) -> None:
     assert "Ibu &lt;b&gt;Sri&lt;/b&gt;" in page.text  # escaped, never markup
     csrf = await office.csrf(path)
     for action, data in (
-        ("assign", {"assignee": "2"}),
+        ("assign", {"assignee": str(office.ids["darmo"])}),
         ("reply", {"message": "Kami cek ke ketua kelompok minggu ini."}),
         ("note", {"message": "Telepon ketua kelompok hari Senin."}),
         ("status", {"status": "diverifikasi", "message": "Sudah kami cek."}),
@@ -99,7 +111,8 @@ async def test_sign_in_inbox_and_the_whole_report_flow(office: Office) -> None:
     async with office.runtime.db.session() as session:
         report = await session.get(Report, office.leksono_report)
         pushes = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
-    assert report is not None and report.status == "selesai" and report.assignee_id == 2
+    assert report is not None and report.status == "selesai"
+    assert report.assignee_id == office.ids["darmo"]
     keys = [row.message_key for row in pushes]
     assert "report.push.reply" in keys and keys.count("report.push.status") == 3
     assert "Telepon ketua" not in " ".join(row.text for row in pushes)  # notes stay inside
@@ -197,7 +210,7 @@ async def test_bulk_assign_and_english(office: Office) -> None:
     assert done.status_code == 303
     async with office.runtime.db.session() as session:
         reports = (await session.exec(select(Report))).all()
-    assert {r.assignee_id for r in reports} == {1}
+    assert {r.assignee_id for r in reports} == {office.ids["camat"]}
     english = await office.client.get("/?lang=en")
     assert "Residents&#39; reports" in english.text and 'lang="en"' in english.text
 
@@ -227,9 +240,10 @@ async def test_a_report_goes_only_to_an_officer_of_its_village(office: Office) -
     await office.sign_in("camat")
     path = f"/reports/{office.leksono_report}"
     csrf = await office.csrf(path)
-    wati = await office.client.post(f"{path}/assign", data={"csrf": csrf, "assignee": "3"})
+    wati_id, darmo_id = str(office.ids["wati"]), str(office.ids["darmo"])
+    wati = await office.client.post(f"{path}/assign", data={"csrf": csrf, "assignee": wati_id})
     assert wati.status_code == 403  # Wati serves Sukamaju, not Leksono
-    darmo = await office.client.post(f"{path}/assign", data={"csrf": csrf, "assignee": "2"})
+    darmo = await office.client.post(f"{path}/assign", data={"csrf": csrf, "assignee": darmo_id})
     assert darmo.status_code == 303
     page = await office.client.get(path)
-    assert '<option value="3"' not in page.text  # not offered either
+    assert f'<option value="{wati_id}"' not in page.text  # not offered either

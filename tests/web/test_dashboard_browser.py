@@ -16,7 +16,7 @@ from bot.runtime import build_runtime
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Resident
-from tests.conftest import CHROMIUM
+from tests.conftest import CHROMIUM, empty_tables
 from tests.web.test_browser import ARTIFACTS, serve
 from tests.web.test_dashboard import PASSWORD, seed_office
 
@@ -24,12 +24,19 @@ pytestmark = pytest.mark.browser
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
-@pytest.fixture
-def office_server(settings: Settings, db: Database) -> Iterator[str]:
-    """The seeded office (on tables `db` emptied) behind a live server."""
+async def _fresh_office(settings: Settings) -> None:
     runtime = build_runtime(settings)
-    asyncio.run(seed_office(runtime))
-    asyncio.run(runtime.db.dispose())
+    try:
+        await empty_tables(runtime.db)
+        await seed_office(runtime)
+    finally:
+        await runtime.db.dispose()
+
+
+@pytest.fixture
+def office_server(settings: Settings) -> Iterator[str]:
+    """The seeded office, on emptied tables, behind a live server."""
+    asyncio.run(_fresh_office(settings))
     yield from serve(settings)
 
 

@@ -44,24 +44,25 @@ async def test_villages_and_deactivation(office: Office) -> None:
     darmo_cookie = office.client.cookies.get("bansos_officer") or ""
     await office.sign_in("camat")
     csrf = await office.csrf("/officers")
+    darmo, camat = office.ids["darmo"], office.ids["camat"]
     moved = await office.client.post(
-        "/officers/2/villages", data={"csrf": csrf, "village": [SUKAMAJU]}
+        f"/officers/{darmo}/villages", data={"csrf": csrf, "village": [SUKAMAJU]}
     )
     assert moved.status_code == 303
-    empty = await office.client.post("/officers/2/villages", data={"csrf": csrf})
+    empty = await office.client.post(f"/officers/{darmo}/villages", data={"csrf": csrf})
     assert "error=" in empty.headers["location"]  # an officer needs a village
     async with office.runtime.db.session() as session:
         links = (
-            await session.exec(select(OfficerVillage).where(OfficerVillage.officer_id == 2))
+            await session.exec(select(OfficerVillage).where(OfficerVillage.officer_id == darmo))
         ).all()
     assert [link.village_code for link in links] == [SUKAMAJU]
-    off = await office.client.post("/officers/2/deactivate", data={"csrf": csrf})
+    off = await office.client.post(f"/officers/{darmo}/deactivate", data={"csrf": csrf})
     assert off.status_code == 303
-    self_off = await office.client.post("/officers/1/deactivate", data={"csrf": csrf})
+    self_off = await office.client.post(f"/officers/{camat}/deactivate", data={"csrf": csrf})
     assert "error=" in self_off.headers["location"]
     office.client.cookies.clear()
     office.client.cookies.set("bansos_officer", darmo_cookie)
     assert (await office.client.get("/")).status_code == 303  # Darmo's session is over
     async with office.runtime.db.session() as session:
-        darmo = await session.get(Officer, 2)
-    assert darmo is not None and not darmo.active
+        account = await session.get(Officer, darmo)
+    assert account is not None and not account.active

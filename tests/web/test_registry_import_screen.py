@@ -47,7 +47,7 @@ async def test_upload_check_then_confirm(office: Office) -> None:
         imports = (
             await session.exec(select(AuditLog).where(AuditLog.action == "registry.import"))
         ).all()
-    assert [row.actor for row in imports] == ["officer:1"]
+    assert [row.actor for row in imports] == [f"officer:{office.ids['camat']}"]
 
 
 async def test_only_admins_with_a_valid_form_may_upload(office: Office) -> None:
