@@ -28,6 +28,7 @@ from bot.services.officer_auth import LoginFailed, LoginThrottled, OfficerAuth
 from bot.services.reports import (
     KINDS,
     InvalidTransition,
+    NotAllowed,
     ReasonRequired,
     ReportError,
     ReportFilter,
@@ -260,6 +261,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             villages = await _villages(session, desk.viewer)
             village_names = await _village_names(session)
             names = await _officer_names(session)
+            assignees = [o for o in await _active_officers(session) if o.role != "viewer"]
         context = {
             "desk": desk,
             "reports": reports,
@@ -270,6 +272,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             "villages": villages,
             "village_names": village_names,
             "names": names,
+            "assignees": assignees,
             "query": query,
             "overdue": {r.id for r in reports if is_overdue(r, now)},
             "message": query.get("done", ""),
@@ -291,6 +294,10 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                     report = await service.get(desk.viewer, int(raw), now)
                     if action == "assign_me":
                         await service.assign(desk.viewer, report, desk.officer.id, now)
+                    elif action == "assign":
+                        chosen = form_value(form, "assignee")
+                        assignee = int(chosen) if chosen.isdigit() else None
+                        await service.assign(desk.viewer, report, assignee, now)
                     elif action == "status":
                         await service.change_status(
                             desk.viewer, report, form_value(form, "status"), now
@@ -298,6 +305,10 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                     done += 1
                 except (InvalidTransition, ReasonRequired, ReportNotFound) as error:
                     skipped.append(f"#{raw} {type(error).__name__}")
+                except NotAllowed as error:
+                    if desk.viewer.role == "viewer":
+                        raise
+                    skipped.append(f"#{raw} {error}")
         t = dash.translator(desk.locale)
         message = t("dash.bulk.done", count=done)
         if skipped:
@@ -399,6 +410,11 @@ async def _villages(session: AsyncSession, viewer: Viewer) -> list[Village]:
     if viewer.role == "officer":
         rows = [v for v in rows if v.code in viewer.villages]
     return rows
+
+
+async def _active_officers(session: AsyncSession) -> list[Officer]:
+    statement = select(Officer).where(Officer.active).order_by(col(Officer.display_name))
+    return list((await session.exec(statement)).all())
 
 
 async def _village_names(session: AsyncSession) -> dict[str, str]:

@@ -247,3 +247,22 @@ async def test_a_report_goes_only_to_an_officer_of_its_village(office: Office) -
     assert darmo.status_code == 303
     page = await office.client.get(path)
     assert f'<option value="{wati_id}"' not in page.text  # not offered either
+
+
+async def test_bulk_assign_to_an_officer_skips_reports_outside_their_villages(
+    office: Office,
+) -> None:
+    await office.sign_in("camat")
+    csrf = await office.csrf()
+    ids = [str(office.leksono_report), str(office.sukamaju_report)]
+    done = await office.client.post(
+        "/reports/bulk",
+        data={"csrf": csrf, "action": "assign", "assignee": str(office.ids["darmo"]),
+              "report": ids},
+    )  # fmt: skip
+    assert done.status_code == 303 and "dilewati" in done.headers["location"]
+    async with office.runtime.db.session() as session:
+        leksono = await session.get(Report, office.leksono_report)
+        sukamaju = await session.get(Report, office.sukamaju_report)
+    assert leksono is not None and leksono.assignee_id == office.ids["darmo"]
+    assert sukamaju is not None and sukamaju.assignee_id is None  # Darmo serves Leksono only
