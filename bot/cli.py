@@ -292,7 +292,8 @@ def _with_officers(
         try:
             async with db.transaction() as session:
                 service = OfficerService(session, PiiVault(settings.secret_key.get_secret_value()))
-                print(await run(service, utcnow()))
+                output = await run(service, utcnow())
+            print(output)  # only once committed: a printed code or token always works
         except error_type as error:
             print(f"bansos: {error}", file=sys.stderr)
             return 2
