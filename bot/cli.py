@@ -139,7 +139,7 @@ def _registry_import(args: argparse.Namespace) -> int:
 
     from bot.i18n import Catalogs
     from bot.services.pii import PiiVault
-    from bot.services.registry_import import RegistryImport
+    from bot.services.registry_import import RegistryImport, summary_text
     from bot.services.registry_reader import UnreadableFile
     from bot.services.registry_rows import RowError
     from bot.services.villages import VillageDirectory
@@ -196,22 +196,7 @@ def _registry_import(args: argparse.Namespace) -> int:
             finally:
                 bar.close()
                 await db.dispose()
-        mode = say("import.mode.dry_run" if report.dry_run else "import.mode.real")
-        print(
-            say(
-                "import.summary",
-                mode=mode,
-                rows=report.rows_read,
-                ok=report.rows_ok,
-                failed=report.rows_failed,
-                people_created=report.people_created,
-                people_updated=report.people_updated,
-                enrolments_created=report.enrolments_created,
-                enrolments_updated=report.enrolments_updated,
-                unchanged=report.unchanged,
-                villages=report.villages_added,
-            )
-        )
+        print(summary_text(say, report))
         if report.ignored_columns:
             print(say("import.ignored_columns", columns=", ".join(report.ignored_columns)))
         for line in shown:

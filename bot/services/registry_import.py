@@ -56,6 +56,24 @@ class ImportReport:
         return self.rows_read - self.rows_failed
 
 
+def summary_text(say: Callable[..., str], report: ImportReport) -> str:
+    """The import's one-paragraph summary in the catalog's words (`say(key, **params)`)."""
+    mode = say("import.mode.dry_run" if report.dry_run else "import.mode.real")
+    return say(
+        "import.summary",
+        mode=mode,
+        rows=report.rows_read,
+        ok=report.rows_ok,
+        failed=report.rows_failed,
+        people_created=report.people_created,
+        people_updated=report.people_updated,
+        enrolments_created=report.enrolments_created,
+        enrolments_updated=report.enrolments_updated,
+        unchanged=report.unchanged,
+        villages=report.villages_added,
+    )
+
+
 ErrorSink = Callable[[RowError], None]
 Progress = Callable[[int, int], None]
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
 from bot.services.officer_auth import csrf_ok
-from bot.services.registry_import import ImportReport, RegistryImport
+from bot.services.registry_import import RegistryImport, summary_text
 from bot.services.registry_reader import UnreadableFile
 from bot.services.registry_rows import RowError
 from bot.services.reports import NotAllowed
@@ -77,7 +77,7 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
             ).run(path, dry_run=dry_run, on_error=on_error)
         except UnreadableFile as unreadable:
             return {"problem": t(f"import.file.{unreadable.code}", detail=unreadable.detail)}
-        return {"summary": _summary(t, report), "errors": errors, "report": report}
+        return {"summary": summary_text(t, report), "errors": errors, "report": report}
 
     @router.get("/registry/import", response_class=HTMLResponse)
     async def form(request: Request) -> Response:
@@ -131,25 +131,6 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
         return page(request, desk, imported=True, **done)
 
     return router
-
-
-def _summary(t: Any, report: ImportReport) -> str:
-    mode = t("import.mode.dry_run" if report.dry_run else "import.mode.real")
-    return str(
-        t(
-            "import.summary",
-            mode=mode,
-            rows=report.rows_read,
-            ok=report.rows_ok,
-            failed=report.rows_failed,
-            people_created=report.people_created,
-            people_updated=report.people_updated,
-            enrolments_created=report.enrolments_created,
-            enrolments_updated=report.enrolments_updated,
-            unchanged=report.unchanged,
-            villages=report.villages_added,
-        )
-    )
 
 
 def _sweep(folder: Path) -> None:
