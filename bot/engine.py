@@ -188,6 +188,9 @@ class Engine:
 
     async def _identity(self, session: AsyncSession, incoming: Incoming) -> ChannelIdentity:
         identity = await repo.find_identity(session, incoming.channel, incoming.sender_id)
+        if identity is None and incoming.sender_phone:
+            # Known by the phone number before the platform gave the sender another id.
+            identity = await repo.find_identity(session, incoming.channel, incoming.sender_phone)
         if identity is None:
             identity = await repo.create_identity(
                 session,

@@ -48,7 +48,7 @@ from aiogram.types import (
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.rate import TokenBucket
@@ -58,7 +58,7 @@ from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, MediaStore
 from storage.db import Leadership
-from storage.models import ChannelIdentity, InboundEvent, MessageLog, Outbox
+from storage.models import InboundEvent, Outbox
 from storage.repositories import outbox as outbox_repo
 from storage.types import utcnow
 
@@ -530,17 +530,8 @@ class TelegramSender:
                     stored.sent_at = now
                     sent_ids.append(stored.id or 0)
                 session.add(stored)
-            if sent_ids:
-                await session.exec(
-                    update(MessageLog)
-                    .where(col(MessageLog.outbox_id).in_(sent_ids))
-                    .values(delivery="sent")
-                )
-            for identity_id in unreachable:
-                identity = await session.get(ChannelIdentity, identity_id)
-                if identity is not None:
-                    identity.unreachable_at = now
-                    session.add(identity)
+            await outbox_repo.set_delivery(session, sent_ids, "sent")
+            await outbox_repo.mark_unreachable(session, unreachable, now)
 
 
 def keyboard_rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:

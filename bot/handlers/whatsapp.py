@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pywa_async.client import WhatsApp
 from pywa_async.errors import WhatsAppError
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.whatsapp_sender import RE_ENGAGEMENT, UNDELIVERABLE, WhatsAppSender
@@ -45,8 +45,8 @@ from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, EvidencePolicy, MediaStore
 from storage.db import Leadership
-from storage.models import ChannelIdentity, InboundEvent, MessageLog, Outbox
-from storage.repositories import conversations as conversations_repo
+from storage.models import InboundEvent, Outbox
+from storage.repositories import outbox as outbox_repo
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -322,19 +322,17 @@ class WhatsAppChannel:
                 event.status, event.payload, event.processed_at = "processed", {}, utcnow()
                 session.add(event)
 
-    async def sender_of(self, message: dict[str, Any], contact: dict[str, Any]) -> str | None:
-        """The business-scoped user id when Meta sends one, unless this person is already
-        known by the phone number they wrote from before BSUIDs."""
-        user_id = message.get("from_user_id") or contact.get("user_id")
-        phone = contact.get("wa_id") or message.get("from")
-        if user_id and phone:
-            async with self.runtime.db.session() as session:
-                legacy = await conversations_repo.find_identity(
-                    session, Channel.WHATSAPP, str(phone)
-                )
-            if legacy is not None:
-                return str(phone)
-        chosen = user_id or phone
+    @staticmethod
+    def sender_of(message: dict[str, Any], contact: dict[str, Any]) -> str | None:
+        """The business-scoped user id when Meta sends one, else the phone number. (A
+        resident known by their phone from before BSUIDs is found by the engine through
+        `Incoming.sender_phone`.)"""
+        chosen = (
+            message.get("from_user_id")
+            or contact.get("user_id")
+            or contact.get("wa_id")
+            or message.get("from")
+        )
         return str(chosen) if chosen else None
 
     async def to_incoming(
@@ -342,7 +340,7 @@ class WhatsAppChannel:
     ) -> Incoming | None:
         """The engine's view of a message; None for what needs no answer (reactions)."""
         kind = str(message.get("type") or "")
-        sender = await self.sender_of(message, contact)
+        sender = self.sender_of(message, contact)
         if sender is None or kind in IGNORED_TYPES or message.get("group_id"):
             return None
         phone = contact.get("wa_id") or message.get("from")
@@ -426,10 +424,7 @@ class WhatsAppChannel:
             if state == "failed":
                 self._failed(row, status)
                 if row.reason.startswith(str(UNDELIVERABLE)):
-                    identity = await session.get(ChannelIdentity, row.identity_id)
-                    if identity is not None:
-                        identity.unreachable_at = now
-                        session.add(identity)
+                    await outbox_repo.mark_unreachable(session, [row.identity_id], now)
             elif state in STATUS_RANK:
                 was_failed = row.status == "failed" and row.reason == "interrupted"
                 if was_failed or STATUS_RANK[state] > STATUS_RANK.get(row.status, -1):
@@ -441,11 +436,7 @@ class WhatsAppChannel:
                     if state == "read":
                         row.read_at = now
             session.add(row)
-            await session.exec(
-                update(MessageLog)
-                .where(col(MessageLog.outbox_id) == row.id)
-                .values(delivery=row.status)
-            )
+            await outbox_repo.set_delivery(session, [row.id or 0], row.status)
             return True
 
     @staticmethod

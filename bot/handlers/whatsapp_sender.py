@@ -30,7 +30,6 @@ from pywa_async.client import WhatsApp
 from pywa_async.errors import WhatsAppError
 from pywa_async.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import TemplateLanguage
-from sqlmodel import col, update
 
 from bot.handlers.rate import TokenBucket
 from bot.handlers.whatsapp_render import (
@@ -43,7 +42,7 @@ from bot.handlers.whatsapp_render import (
 from bot.handlers.whatsapp_templates import template_for
 from bot.messages import Channel
 from bot.runtime import Runtime
-from storage.models import ChannelIdentity, MessageLog, Outbox
+from storage.models import ChannelIdentity, Outbox
 from storage.repositories import outbox as outbox_repo
 from storage.types import utcnow
 
@@ -284,8 +283,9 @@ class WhatsAppSender:
         if len(self._pairs) <= PAIR_BUCKETS_KEPT:
             return
         now = time.monotonic()
-        for recipient in [r for r, b in self._pairs.items() if b.wait_time(now) == 0.0]:
-            if self._pairs[recipient].tokens >= self._pairs[recipient].capacity:
+        for recipient, bucket in list(self._pairs.items()):
+            bucket.wait_time(now)  # refills it
+            if bucket.tokens >= bucket.capacity:
                 del self._pairs[recipient]
         for recipient in [r for r, until in self._pair_held.items() if until < now]:
             del self._pair_held[recipient]
@@ -361,14 +361,5 @@ class WhatsAppSender:
                 if outcome.unreachable:
                     unreachable.add(identity.id or 0)
                 session.add(stored)
-            if sent_ids:
-                await session.exec(
-                    update(MessageLog)
-                    .where(col(MessageLog.outbox_id).in_(sent_ids))
-                    .values(delivery="sent")
-                )
-            for identity_id in unreachable:
-                person = await session.get(ChannelIdentity, identity_id)
-                if person is not None:
-                    person.unreachable_at = now
-                    session.add(person)
+            await outbox_repo.set_delivery(session, sent_ids, "sent")
+            await outbox_repo.mark_unreachable(session, unreachable, now)

@@ -240,14 +240,9 @@ class Board:
 # -- scope ------------------------------------------------------------------------------------
 
 
-def report_scope(viewer: Viewer) -> ColumnElement[bool]:
-    """The inbox's visibility rule, reused as it is so the two never drift apart."""
-    return visible_to(viewer)
-
-
 def _filed(viewer: Viewer, period: Period) -> list[ColumnElement[bool]]:
     return [
-        report_scope(viewer),
+        visible_to(viewer),
         col(Report.merged_into_id).is_(None),
         col(Report.created_at) >= period.start,
         col(Report.created_at) < period.end,

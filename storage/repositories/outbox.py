@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ChannelIdentity, Outbox
+from storage.models import ChannelIdentity, MessageLog, Outbox
 
 
 async def claim_pending_for(
@@ -65,3 +65,24 @@ async def fail_interrupted(session: AsyncSession, channel: str, claimed_before: 
     for row in (await session.exec(statement)).all():
         row.status, row.reason = "failed", "interrupted"
         session.add(row)
+
+
+async def set_delivery(session: AsyncSession, outbox_ids: Sequence[int], state: str) -> None:
+    """The message-log rows of these outbox rows follow their delivery state."""
+    if outbox_ids:
+        await session.exec(
+            update(MessageLog)
+            .where(col(MessageLog.outbox_id).in_(outbox_ids))
+            .values(delivery=state)
+        )
+
+
+async def mark_unreachable(
+    session: AsyncSession, identity_ids: Iterable[int], now: datetime
+) -> None:
+    """The platform says these chats can no longer be reached (blocked, not on it)."""
+    for identity_id in identity_ids:
+        identity = await session.get(ChannelIdentity, identity_id)
+        if identity is not None:
+            identity.unreachable_at = now
+            session.add(identity)

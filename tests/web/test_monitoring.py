@@ -11,16 +11,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
 from sqlmodel import select
-from starlette.routing import NoMatchFound
 
 from bot.runtime import Runtime
-from bot.web.app import WEB_DIR, create_app
+from bot.web.app import create_app
 from bot.web.charts import bar_chart, column_chart
-from bot.web.dashboard import Dashboard
-from bot.web.monitoring import choose_period, csv_text, monitoring_router
+from bot.web.monitoring import choose_period, csv_text
 from storage.models import AuditLog, Officer, Village
 from storage.types import utcnow
 from tests.services.test_reports import LEKSONO, SUKAMAJU, _draft, _file, _resident
@@ -30,21 +26,10 @@ SIDOMULYO = "3307992003"
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
-def _with_monitoring(app: FastAPI, runtime: Runtime) -> FastAPI:
-    """Mount the router unless the dashboard already does. (FastAPI wraps included
-    routers, so `app.routes` has no "/monitoring" path to look for; names resolve.)"""
-    try:
-        app.url_path_for("monitoring_page")
-    except NoMatchFound:
-        templates = Jinja2Templates(directory=WEB_DIR / "templates")
-        app.include_router(monitoring_router(Dashboard(runtime, templates)))
-    return app
-
-
 @pytest.fixture
 async def office(runtime: Runtime) -> AsyncIterator[Office]:
     leksono, sukamaju = await seed_office(runtime)
-    app = _with_monitoring(create_app(runtime), runtime)
+    app = create_app(runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Office(runtime, client, leksono, sukamaju)

@@ -17,7 +17,7 @@ from bot.web.app import create_app
 from storage.models import AuditLog
 from tests.services.test_registry_import import BUDI, HEADER, SITI, SITI_BPNT
 from tests.web.test_dashboard import Office, seed_office
-from tests.web.test_trainings_screen import actor, with_screens
+from tests.web.test_trainings_screen import actor
 
 SITI_NIK = "3307994505800001"
 BUDI_NIK = "3307991203750002"
@@ -40,7 +40,7 @@ async def office(runtime: Runtime, tmp_path: Path) -> AsyncIterator[Office]:
         path, on_error=errors.append
     )
     assert errors == []
-    app = with_screens(create_app(runtime), runtime)
+    app = create_app(runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Office(runtime, client, leksono, sukamaju)

@@ -10,8 +10,6 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 
 from bench.registry_data import person_nik
@@ -22,26 +20,12 @@ from bot.services.training_desk import GROUPS
 from bot.services.trainings import Applicant, TrainingService
 from bot.settings import PROJECT_ROOT
 from bot.web.app import WEB_DIR, create_app
-from bot.web.dashboard import Dashboard
-from bot.web.registry import registry_router
-from bot.web.trainings import trainings_router
 from storage.models import AuditLog, Officer, Training, TrainingRegistration, TrainingSession
 from storage.types import utcnow
 from tests.services.test_reports import LEKSONO, SUKAMAJU
 from tests.web.test_dashboard import Office, seed_office
 
 SCREENS = ("dash_trainings.html", "dash_training_session.html", "dash_registry.html")
-
-
-def with_screens(app: FastAPI, runtime: Runtime) -> FastAPI:
-    """Mount the training and registry screens unless `install_dashboard` already does."""
-    paths = {getattr(route, "path", "") for route in app.routes}
-    dash = Dashboard(runtime, Jinja2Templates(directory=WEB_DIR / "templates"))
-    if "/trainings" not in paths:
-        app.include_router(trainings_router(dash))
-    if "/registry" not in paths:
-        app.include_router(registry_router(dash))
-    return app
 
 
 @dataclass
@@ -146,7 +130,7 @@ async def sessions(runtime: Runtime) -> AsyncIterator[Sessions]:
     wide = await _sitting(runtime, "Komputer Pemuda", SUKAMAJU, soon + timedelta(days=1), 10)
     last_week = now - timedelta(days=7)
     past = await _sitting(runtime, "Memasak Sehat", LEKSONO, last_week, 10, LEKSONO)
-    app = with_screens(create_app(runtime), runtime)
+    app = create_app(runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         office = Office(runtime, client, leksono, sukamaju)
