@@ -20,6 +20,7 @@ from bot.web.dashboard import (
     dashboard_router,
 )
 from bot.web.monitoring import monitoring_router
+from bot.web.office_settings import office_settings_router
 from bot.web.officers import officers_router
 from bot.web.registry import registry_router
 from bot.web.registry_import import registry_import_router
@@ -36,6 +37,7 @@ def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates
     app.include_router(registry_router(dash))
     app.include_router(monitoring_router(dash))
     app.include_router(officers_router(dash))
+    app.include_router(office_settings_router(dash))
     app.include_router(audit_router(dash))
 
     def error_page(request: Request, key: str, status: int, **params: Any) -> Response:

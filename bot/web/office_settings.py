@@ -1,0 +1,100 @@
+"""Dashboard: the office's settings, for admins.
+
+The villages of the kecamatan are data: an admin adds one or corrects its name here
+(audited). Everything else is the environment (`.env`), read once at start: this screen
+shows what the running instance uses, with secrets shown only as "set" or "not set", so an
+admin can check a deployment without a shell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.services.reports import NotAllowed
+from bot.services.villages import VillageDirectory, VillageError
+from bot.settings import DEFAULT_SECRET_KEY, Settings
+from bot.web.dashboard import Dashboard, Desk, form_value
+from storage.types import utcnow
+
+
+def _admin(desk: Desk) -> None:
+    if desk.viewer.role != "admin":
+        raise NotAllowed("admins only")
+
+
+def configuration(settings: Settings) -> Iterator[tuple[str, str, bool]]:
+    """(ENV_NAME, value as shown, is a secret) for every setting, in declaration order. A
+    secret's value is only its state: "set", "unset" or "default" (the refused dev key)."""
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        env = name.upper()
+        if "SecretStr" in str(field.annotation):
+            if value is None:
+                yield env, "unset", True
+            elif name == "secret_key" and value.get_secret_value() == DEFAULT_SECRET_KEY:
+                yield env, "default", True
+            else:
+                yield env, "set", True
+        elif name == "database_url":
+            try:
+                shown = make_url(value).render_as_string(hide_password=True)
+            except ArgumentError:
+                shown = "?"
+            yield env, shown, False
+        elif isinstance(value, dict | list):
+            yield env, json.dumps(value, default=str, ensure_ascii=False), False
+        else:
+            yield env, "" if value is None else str(value), False
+
+
+def office_settings_router(dash: Dashboard) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    runtime = dash.runtime
+
+    @router.get("/settings", response_class=HTMLResponse)
+    async def show(request: Request) -> Response:
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, utcnow())
+            _admin(desk)
+            villages = await VillageDirectory(session).all()
+            context = {
+                "desk": desk,
+                "villages": villages,
+                "from_env": set(runtime.settings.villages),
+                "config": list(configuration(runtime.settings)),
+                "message": request.query_params.get("done", ""),
+                "error": request.query_params.get("error", ""),
+            }
+            return dash.page(request, "dash_settings.html", context, desk.locale)
+
+    @router.post("/settings/villages")
+    async def save_village(request: Request) -> Response:
+        now = utcnow()
+        async with dash.work() as session:
+            desk, form = await dash.posted(request, session, now)
+            _admin(desk)
+            say = dash.translator(desk.locale)
+            try:
+                await VillageDirectory(session).save(
+                    form_value(form, "code"),
+                    form_value(form, "name"),
+                    runtime.settings.kecamatan_name,
+                    desk.viewer.actor,
+                    now,
+                )
+            except VillageError as error:
+                return _back({"error": say(f"scr.settings.bad_{error}")})
+        return _back({"done": say("dash.report.saved")})
+
+    return router
+
+
+def _back(params: dict[str, str]) -> Response:
+    return RedirectResponse("/settings?" + urlencode(params), status_code=303)
