@@ -59,6 +59,8 @@ class ChannelIdentity(SQLModel, table=True):
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when the platform says we can no longer reach this chat (blocked the bot).
     unreachable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set by STOP/BERHENTI: no broadcast reaches this chat until MULAI clears it.
+    broadcasts_stopped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 
 
@@ -368,10 +370,71 @@ class ReportEvidence(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class Subscription(SQLModel, table=True):
+    """A chat that wants distribution news for a village and a programme."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (
+        UniqueConstraint("identity_id", "village_code", "programme", name="uq_subscription"),
+        Index("ix_subscription_village_programme", "village_code", "programme"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="channel_identity.id", index=True)
+    village_code: str = Field(foreign_key="village.code", max_length=13)
+    programme: str = Field(max_length=8)
+    created_at: datetime = _created()
+
+
+class Broadcast(SQLModel, table=True):
+    """A message from the office to every subscriber of some villages and programmes.
+
+    Its recipients become outbox rows when it starts, one per chat (unique on broadcast and
+    identity), so nobody gets it twice and a crash loses nobody.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # free | schedule | reminder
+    schedule_id: int | None = Field(default=None, foreign_key="distribution_schedule.id")
+    texts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    villages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    programmes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    send_at: datetime = Field(sa_type=UTCDateTime)
+    # scheduled | sending | paused | cancelled | done
+    status: str = Field(default="scheduled", max_length=16, index=True)
+    recipients: int = 0
+    created_by: int | None = Field(default=None, foreign_key="officer.id")
+    created_at: datetime = _created()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DistributionAnswer(SQLModel, table=True):
+    """A subscriber's answer to "sudah terima?" after a distribution: one per chat."""
+
+    __tablename__ = "distribution_answer"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "identity_id", name="uq_distribution_answer"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(foreign_key="distribution_schedule.id", index=True)
+    identity_id: int = Field(foreign_key="channel_identity.id")
+    # complete | deducted | not_received | did_not_know
+    answer: str = Field(max_length=16)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    created_at: datetime = _created()
+
+
 class Outbox(SQLModel, table=True):
     """A message to a resident, stored before any channel sends it (DESIGN.md rule 3)."""
 
-    __table_args__ = (Index("ix_outbox_status_channel", "status", "channel"),)
+    __table_args__ = (
+        Index("ix_outbox_status_channel", "status", "channel"),
+        Index("ix_outbox_claim", "channel", "status", "broadcast_id", "id"),
+        UniqueConstraint("broadcast_id", "identity_id", name="uq_outbox_broadcast_recipient"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     identity_id: int = Field(foreign_key="channel_identity.id", index=True)
@@ -399,6 +462,7 @@ class Outbox(SQLModel, table=True):
     parts_sent: int = 0
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id")
 
 
 class TrainingRegistration(SQLModel, table=True):

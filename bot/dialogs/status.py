@@ -37,6 +37,7 @@ from bot.messages import Choice, Reply
 from bot.services.names import name_tokens
 from bot.services.nik import InvalidNik, parse_nik
 from bot.services.pii import mask_nik
+from bot.services.schedules import schedule_text
 from bot.services.status_check import LimitScope, LookupRefused, StatusAnswer, StatusCheck
 
 
@@ -244,19 +245,7 @@ class StatusDialog(Dialog):
             key = "status.no_distribution" if receiving else "status.not_receiving"
             return found, Reply(key)
         schedule_lines = [
-            catalogs.t(
-                locale,
-                "status.distribution_line",
-                {
-                    "programme": catalogs.t(locale, f"programme.{item.programme}"),
-                    "phase": item.phase,
-                    "when": catalogs.when(locale, item.starts_at, zone),
-                    "until": catalogs.when(locale, item.ends_at, zone, "format.time"),
-                    "place": item.place,
-                    "bring": item.bring or catalogs.t(locale, "status.bring_default"),
-                },
-            )
-            for item in answer.distributions
+            schedule_text(catalogs, locale, item, zone) for item in answer.distributions
         ]
         return found, Reply("status.distribution", {"schedules": "\n\n".join(schedule_lines)})
 

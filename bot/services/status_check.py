@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.audit import AuditTrail
 from bot.services.names import mask_name, names_match
+from bot.services.schedules import serves_rt
 from bot.settings import Settings
 from storage.models import RegistryPerson
 from storage.repositories import audit as audit_repo
@@ -68,6 +69,8 @@ class Distribution:
     place: str
     bring: str
     note: str
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +179,7 @@ class StatusCheck:
         distributions: list[Distribution] = []
         seen: set[str] = set()
         for schedule, served in schedules:
-            if schedule.programme in seen or not _serves_rt(served.rts, person.rt):
+            if schedule.programme in seen or not serves_rt(served.rts, person.rt):
                 continue
             seen.add(schedule.programme)
             distributions.append(
@@ -188,6 +191,8 @@ class StatusCheck:
                     place=schedule.place,
                     bring=schedule.bring,
                     note=schedule.note,
+                    latitude=schedule.latitude,
+                    longitude=schedule.longitude,
                 )
             )
         return StatusAnswer(
@@ -197,11 +202,3 @@ class StatusCheck:
             programmes=programmes,
             distributions=tuple(distributions),
         )
-
-
-def _serves_rt(rts: str, rt: str) -> bool:
-    """'' serves every RT; '001,002' only those (compared as numbers: '1' is '001')."""
-    if not rts.strip():
-        return True
-    wanted = {part.strip().lstrip("0") for part in rts.split(",") if part.strip()}
-    return rt.strip().lstrip("0") in wanted

@@ -46,6 +46,7 @@ from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
 from bot.web.api import SafeJSONResponse, api_app
 from bot.web.screens import install_dashboard
+from bot.workers import broadcasts as broadcast_clock
 from bot.workers import jobs as scheduled_jobs
 from bot.workers import report_clocks
 
@@ -75,6 +76,7 @@ def create_app(
             [
                 asyncio.create_task(report_clocks.run_forever(runtime)),
                 asyncio.create_task(scheduled_jobs.run_forever(runtime)),
+                asyncio.create_task(broadcast_clock.run_forever(runtime)),
             ]
             if run_workers
             else []

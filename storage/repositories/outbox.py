@@ -8,19 +8,25 @@ from datetime import datetime
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ChannelIdentity, MessageLog, Outbox
+from storage.models import Broadcast, ChannelIdentity, MessageLog, Outbox
 
 
 async def claim_pending_for(
     session: AsyncSession, identity_id: int, limit: int = 20
 ) -> Sequence[Outbox]:
-    """Pending rows of one identity, oldest first, locked so no other sender takes them."""
+    """Pending rows of one identity, oldest first, locked so no other sender takes them.
+    Rows of a broadcast that is not sending (paused) wait."""
     statement = (
         select(Outbox)
-        .where(Outbox.identity_id == identity_id, Outbox.status == "pending")
+        .outerjoin(Broadcast, col(Broadcast.id) == col(Outbox.broadcast_id))
+        .where(
+            Outbox.identity_id == identity_id,
+            Outbox.status == "pending",
+            col(Outbox.broadcast_id).is_(None) | (col(Broadcast.status) == "sending"),
+        )
         .order_by(col(Outbox.id))
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Outbox)
     )
     return (await session.exec(statement)).all()
 
@@ -28,10 +34,15 @@ async def claim_pending_for(
 async def claim_due(
     session: AsyncSession, channel: str, now: datetime, limit: int
 ) -> list[tuple[Outbox, ChannelIdentity]]:
-    """A push channel's due rows, oldest first, marked "sending" (with the claim time in
-    `next_attempt_at`) and locked so no other sender takes them. Rows of an unreachable
-    identity are skipped instead of claimed."""
-    statement = (
+    """A push channel's due rows, marked "sending" (with the claim time in
+    `next_attempt_at`) and locked so no other sender takes them.
+
+    Conversation replies and notices come first, oldest first; broadcast rows fill the
+    rest of the batch, only while their broadcast is sending. A row whose chat can no
+    longer be reached, or a broadcast row whose chat said STOP since, is skipped with its
+    reason instead: the opt-out is checked here, at send time.
+    """
+    due = (
         select(Outbox, ChannelIdentity)
         .join(ChannelIdentity, col(ChannelIdentity.id) == col(Outbox.identity_id))
         .where(
@@ -39,14 +50,29 @@ async def claim_due(
             Outbox.status == "pending",
             (col(Outbox.next_attempt_at).is_(None)) | (col(Outbox.next_attempt_at) <= now),
         )
+    )
+    direct = (
+        due.where(col(Outbox.broadcast_id).is_(None))
         .order_by(col(Outbox.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Outbox)
     )
+    found = list((await session.exec(direct)).all())
+    if len(found) < limit:
+        broadcast = (
+            due.join(Broadcast, col(Broadcast.id) == col(Outbox.broadcast_id))
+            .where(col(Outbox.broadcast_id).is_not(None), Broadcast.status == "sending")
+            .order_by(col(Outbox.broadcast_id), col(Outbox.id))
+            .limit(limit - len(found))
+            .with_for_update(skip_locked=True, of=Outbox)
+        )
+        found += (await session.exec(broadcast)).all()
     claimed = []
-    for row, identity in (await session.exec(statement)).all():
+    for row, identity in found:
         if identity.unreachable_at is not None:
             row.status, row.reason = "skipped", "unreachable"
+        elif row.broadcast_id is not None and identity.broadcasts_stopped_at is not None:
+            row.status, row.reason = "skipped", "opted_out"
         else:
             row.status, row.next_attempt_at = "sending", now
             claimed.append((row, identity))

@@ -1,0 +1,425 @@
+"""Broadcasts: the office tells every subscriber of some villages and programmes.
+
+An officer composes one (free text per language, or built from a schedule), previews the
+audience per channel and language, and sends it now or at a set time, optionally with a
+reminder the day before the distribution. When it starts, its recipients become outbox
+rows in a few set-based statements, unique on (broadcast, chat): nobody gets it twice, and
+a restart adds only who is missing. The channel senders then deliver them within the
+platform's limits, after conversation replies, and skip any chat that said STOP since.
+
+Pause leaves the rows waiting; cancel skips the ones not sent yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, exists, func, literal, update
+from sqlalchemy import select as core_select
+from sqlalchemy.sql.expression import case
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import Catalogs
+from bot.services.audit import AuditTrail
+from bot.services.registry_rows import PROGRAMMES
+from bot.services.schedules import ScheduleService, schedule_text
+from bot.settings import Settings
+from storage.models import (
+    Broadcast,
+    ChannelIdentity,
+    MessageLog,
+    Outbox,
+    Resident,
+    Subscription,
+    Village,
+)
+
+CHANNELS = ("telegram", "whatsapp", "webchat")
+MESSAGE_KEY = "broadcast.message"
+MAX_TEXT = 1500
+REMINDER_HOUR = 7  # local time, the day before a distribution
+ACTIVE = ("scheduled", "sending", "paused")
+STATES = ("pending", "sending", "sent", "delivered", "read", "failed", "skipped")
+
+
+class BroadcastError(ValueError):
+    """The field that is wrong (catalog key suffix `bc.bad_<field>`)."""
+
+
+class BroadcastNotFound(LookupError):
+    pass
+
+
+class BroadcastStateError(ValueError):
+    """The action does not fit the broadcast's state (a paused one cannot be paused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    villages: tuple[str, ...]
+    programmes: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastDraft:
+    audience: Audience
+    send_at: datetime
+    texts: dict[str, str] = field(default_factory=dict)  # locale → text (free text)
+    schedule_id: int | None = None
+    reminder: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    broadcast: Broadcast
+    counts: dict[str, int]
+    eta_seconds: float | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def remaining(self) -> int:
+        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+
+    @property
+    def done(self) -> int:
+        return self.total - self.remaining
+
+
+class BroadcastService:
+    def __init__(self, session: AsyncSession, settings: Settings, catalogs: Catalogs) -> None:
+        self.session = session
+        self.settings = settings
+        self.catalogs = catalogs
+
+    # -- composing -------------------------------------------------------------------------
+
+    async def compose(
+        self, draft: BroadcastDraft, officer_id: int | None, actor: str, now: datetime
+    ) -> list[Broadcast]:
+        """The broadcast, and its reminder when asked for and still in the future."""
+        await self._check_audience(draft.audience)
+        if draft.send_at < now - timedelta(minutes=5):
+            raise BroadcastError("send_at")
+        reminder_at: datetime | None = None
+        if draft.schedule_id is not None:
+            schedule = (await ScheduleService(self.session).get(draft.schedule_id)).schedule
+            texts = self.texts_for_schedule(schedule, "broadcast.schedule")
+            kind = "schedule"
+            if draft.reminder:
+                reminder_at = self.reminder_time(schedule.starts_at)
+        else:
+            texts = {k: v.strip() for k, v in draft.texts.items() if v and v.strip()}
+            if not texts or self.settings.default_locale not in texts:
+                raise BroadcastError("text")
+            if any(len(v) > MAX_TEXT or k not in self.catalogs.locales for k, v in texts.items()):
+                raise BroadcastError("text")
+            kind = "free"
+        made = [self._new(kind, draft, texts, officer_id, draft.send_at, now)]
+        if reminder_at is not None and reminder_at > max(now, draft.send_at):
+            schedule_texts = self.texts_for_schedule(schedule, "broadcast.reminder")
+            made.append(self._new("reminder", draft, schedule_texts, officer_id, reminder_at, now))
+        await self.session.flush()
+        for broadcast in made:
+            AuditTrail(self.session).record(
+                actor,
+                "broadcast.compose",
+                "ok",
+                now,
+                broadcast=broadcast.id,
+                kind=broadcast.kind,
+                villages=list(draft.audience.villages),
+                programmes=list(draft.audience.programmes),
+                channels=list(draft.audience.channels),
+            )
+        return made
+
+    def _new(
+        self,
+        kind: str,
+        draft: BroadcastDraft,
+        texts: dict[str, str],
+        officer_id: int | None,
+        send_at: datetime,
+        now: datetime,
+    ) -> Broadcast:
+        broadcast = Broadcast(
+            kind=kind,
+            schedule_id=draft.schedule_id,
+            texts=texts,
+            villages=list(draft.audience.villages),
+            programmes=list(draft.audience.programmes),
+            channels=list(draft.audience.channels),
+            send_at=max(send_at, now),
+            created_by=officer_id,
+            created_at=now,
+        )
+        self.session.add(broadcast)
+        return broadcast
+
+    def reminder_time(self, starts_at: datetime) -> datetime:
+        zone = self.settings.zone
+        day_before = starts_at.astimezone(zone).date() - timedelta(days=1)
+        return datetime.combine(day_before, time(REMINDER_HOUR), tzinfo=zone)
+
+    def texts_for_schedule(self, schedule: Any, key: str) -> dict[str, str]:
+        """The message per language, built from the schedule's fields."""
+        zone = self.settings.zone
+        return {
+            locale: self.catalogs.t(
+                locale,
+                key,
+                {"schedule": schedule_text(self.catalogs, locale, schedule, zone)},
+            )
+            for locale in self.catalogs.locales
+        }
+
+    async def _check_audience(self, audience: Audience) -> None:
+        if not audience.villages:
+            raise BroadcastError("villages")
+        known = (
+            await self.session.exec(
+                select(Village.code).where(col(Village.code).in_(list(audience.villages)))
+            )
+        ).all()
+        if len(set(known)) != len(set(audience.villages)):
+            raise BroadcastError("villages")
+        if not audience.programmes or any(p not in PROGRAMMES for p in audience.programmes):
+            raise BroadcastError("programmes")
+        if not audience.channels or any(c not in CHANNELS for c in audience.channels):
+            raise BroadcastError("channels")
+
+    # -- the audience ----------------------------------------------------------------------
+
+    def _locale_expr(self) -> Any:
+        others = [loc for loc in self.catalogs.locales if loc != self.settings.default_locale]
+        if not others:
+            return literal(self.settings.default_locale)
+        return case(
+            (col(Resident.locale).in_(others), col(Resident.locale)),
+            else_=literal(self.settings.default_locale),
+        )
+
+    def _audience(self, audience: Audience) -> Any:
+        """One row per reachable, not stopped chat subscribed to any of the pairs."""
+        return (
+            select(
+                col(ChannelIdentity.id).label("identity_id"),
+                col(ChannelIdentity.channel).label("channel"),
+                self._locale_expr().label("locale"),
+            )
+            .join(Resident, col(Resident.id) == col(ChannelIdentity.resident_id))
+            .where(
+                exists().where(
+                    col(Subscription.identity_id) == col(ChannelIdentity.id),
+                    col(Subscription.village_code).in_(list(audience.villages)),
+                    col(Subscription.programme).in_(list(audience.programmes)),
+                ),
+                col(ChannelIdentity.channel).in_(list(audience.channels)),
+                col(ChannelIdentity.broadcasts_stopped_at).is_(None),
+                col(ChannelIdentity.unreachable_at).is_(None),
+            )
+        )
+
+    async def preview(self, audience: Audience) -> dict[tuple[str, str], int]:
+        """(channel, locale) → how many chats would get it now."""
+        if not audience.villages or not audience.programmes or not audience.channels:
+            return {}
+        chats = self._audience(audience).subquery()
+        rows = await self.session.exec(
+            select(chats.c.channel, chats.c.locale, func.count())
+            .group_by(chats.c.channel, chats.c.locale)
+            .order_by(chats.c.channel, chats.c.locale)
+        )
+        return {(str(channel), str(locale)): int(count) for channel, locale, count in rows.all()}
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def start_due(self, now: datetime) -> list[Broadcast]:
+        """Broadcasts whose time has come: their recipients become outbox rows."""
+        due = (
+            await self.session.exec(
+                select(Broadcast)
+                .where(Broadcast.status == "scheduled", col(Broadcast.send_at) <= now)
+                .order_by(col(Broadcast.send_at))
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for broadcast in due:
+            broadcast.recipients = await self.materialise(broadcast, now)
+            broadcast.status, broadcast.started_at = "sending", now
+            self.session.add(broadcast)
+        return list(due)
+
+    async def materialise(self, broadcast: Broadcast, now: datetime) -> int:
+        """Insert the missing outbox and message-log rows; returns the recipients in all."""
+        assert broadcast.id is not None
+        audience = Audience(
+            tuple(broadcast.villages), tuple(broadcast.programmes), tuple(broadcast.channels)
+        )
+        chats = self._audience(audience).subquery()
+        for locale in self.catalogs.locales:
+            body = broadcast.texts.get(locale) or broadcast.texts.get(
+                self.settings.default_locale, ""
+            )
+            params = {"body": body}
+            text = self.catalogs.t(locale, MESSAGE_KEY, params)
+            rows = core_select(
+                chats.c.identity_id,
+                chats.c.channel,
+                literal(locale),
+                literal(MESSAGE_KEY),
+                literal(params, JSON),
+                literal([], JSON),
+                literal(text),
+                literal(False),
+                literal("pending"),
+                literal(""),
+                literal(0),
+                literal(now),
+                literal(""),
+                literal(0),
+                literal(broadcast.id),
+            ).where(
+                chats.c.locale == locale,
+                ~exists().where(
+                    col(Outbox.broadcast_id) == broadcast.id,
+                    col(Outbox.identity_id) == chats.c.identity_id,
+                ),
+            )
+            await self.session.exec(
+                Outbox.__table__.insert().from_select(  # type: ignore[attr-defined]
+                    [
+                        "identity_id", "channel", "locale", "message_key", "params",
+                        "choices", "text", "ask_contact", "status", "reason", "attempts",
+                        "created_at", "sent_as", "parts_sent", "broadcast_id",
+                    ],
+                    rows,
+                )
+            )  # fmt: skip
+        logs = core_select(
+            col(Outbox.identity_id),
+            col(Outbox.channel),
+            literal("out"),
+            literal("push"),
+            col(Outbox.text),
+            col(Outbox.message_key),
+            literal({}, JSON),
+            col(Outbox.id),
+            literal("pending"),
+            literal(now),
+        ).where(
+            col(Outbox.broadcast_id) == broadcast.id,
+            ~exists().where(col(MessageLog.outbox_id) == col(Outbox.id)),
+        )
+        await self.session.exec(
+            MessageLog.__table__.insert().from_select(  # type: ignore[attr-defined]
+                [
+                    "identity_id", "channel", "direction", "kind", "text", "message_key",
+                    "payload", "outbox_id", "delivery", "created_at",
+                ],
+                logs,
+            )
+        )  # fmt: skip
+        total = await self.session.exec(
+            select(func.count()).where(col(Outbox.broadcast_id) == broadcast.id)
+        )
+        return int(total.one())
+
+    async def finish_done(self, now: datetime) -> int:
+        """Sending broadcasts with nothing left to send are done."""
+        waiting = exists().where(
+            col(Outbox.broadcast_id) == col(Broadcast.id),
+            col(Outbox.status).in_(["pending", "sending"]),
+        )
+        result = await self.session.exec(
+            update(Broadcast)
+            .where(col(Broadcast.status) == "sending", ~waiting)
+            .values(status="done", finished_at=now)
+        )
+        return int(result.rowcount or 0)
+
+    # -- officer actions -------------------------------------------------------------------
+
+    async def get(self, broadcast_id: int) -> Broadcast:
+        broadcast = await self.session.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            raise BroadcastNotFound(broadcast_id)
+        return broadcast
+
+    async def pause(self, broadcast_id: int, actor: str, now: datetime) -> Broadcast:
+        return await self._move(broadcast_id, ("scheduled", "sending"), "paused", actor, now)
+
+    async def resume(self, broadcast_id: int, actor: str, now: datetime) -> Broadcast:
+        broadcast = await self.get(broadcast_id)
+        target = "sending" if broadcast.started_at is not None else "scheduled"
+        return await self._move(broadcast_id, ("paused",), target, actor, now)
+
+    async def cancel(self, broadcast_id: int, actor: str, now: datetime) -> Broadcast:
+        broadcast = await self._move(broadcast_id, ACTIVE, "cancelled", actor, now)
+        await self.session.exec(
+            update(Outbox)
+            .where(col(Outbox.broadcast_id) == broadcast_id, col(Outbox.status) == "pending")
+            .values(status="skipped", reason="cancelled")
+        )
+        await self.session.exec(
+            update(MessageLog)
+            .where(
+                col(MessageLog.outbox_id).in_(
+                    select(Outbox.id).where(
+                        col(Outbox.broadcast_id) == broadcast_id, col(Outbox.reason) == "cancelled"
+                    )
+                )
+            )
+            .values(delivery="skipped")
+        )
+        broadcast.finished_at = now
+        self.session.add(broadcast)
+        return broadcast
+
+    async def _move(
+        self, broadcast_id: int, allowed: Sequence[str], target: str, actor: str, now: datetime
+    ) -> Broadcast:
+        broadcast = await self.get(broadcast_id)
+        if broadcast.status not in allowed:
+            raise BroadcastStateError(broadcast.status)
+        before, broadcast.status = broadcast.status, target
+        self.session.add(broadcast)
+        AuditTrail(self.session).record(
+            actor, f"broadcast.{target}", "ok", now, broadcast=broadcast_id, before=before
+        )
+        return broadcast
+
+    # -- progress --------------------------------------------------------------------------
+
+    async def progress(self, broadcast_id: int, now: datetime) -> Progress:
+        broadcast = await self.get(broadcast_id)
+        rows = await self.session.exec(
+            select(Outbox.status, func.count())
+            .where(col(Outbox.broadcast_id) == broadcast_id)
+            .group_by(col(Outbox.status))
+        )
+        counts = dict.fromkeys(STATES, 0)
+        for status, count in rows.all():
+            counts[str(status)] = int(count)
+        recent = await self.session.exec(
+            select(func.count()).where(
+                col(Outbox.broadcast_id) == broadcast_id,
+                col(Outbox.sent_at) >= now - timedelta(seconds=60),
+            )
+        )
+        per_second = int(recent.one()) / 60
+        remaining = counts["pending"] + counts["sending"]
+        eta = remaining / per_second if per_second and broadcast.status == "sending" else None
+        return Progress(broadcast, counts, eta)
+
+    async def listing(self, limit: int = 50) -> list[Broadcast]:
+        statement = select(Broadcast).order_by(col(Broadcast.id).desc()).limit(limit)
+        return list((await self.session.exec(statement)).all())
