@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MENU = "menu"
 WELCOME = "welcome"
 LANGUAGE = "language"
+NEWS = "news"
 # Conversations resting here are not "in the middle of something" when they go idle.
 RESTING_DIALOGS = frozenset({MENU, WELCOME})
 MAX_HOPS = 4
@@ -273,6 +274,9 @@ class Engine:
             return None
         if command is Intent.LANGUAGE:
             return await self._start(session, turn, incoming, LANGUAGE, {}, now)
+        if command in (Intent.NEWS_STOP, Intent.NEWS_START):
+            action = "stop" if command is Intent.NEWS_STOP else "start"
+            return await self._start(session, turn, incoming, NEWS, {"command": action}, now)
         if command is Intent.CANCEL and conversation.dialog not in RESTING_DIALOGS:
             turn.replies.append(Reply("common.cancelled"))
         return await self._start(session, turn, incoming, MENU, {}, now)
@@ -307,11 +311,15 @@ class Engine:
         menu_target = self.dialogs.from_menu_choice(choice_id)
         if menu_target is not None and menu_target.name != conversation.dialog:
             return menu_target.name
+        # Likewise a button that belongs to another journey ("Kabari jadwal" under a
+        # status answer) opens that journey.
+        global_target = self.dialogs.for_global_choice(choice_id)
+        if global_target is not None and global_target.name != conversation.dialog:
+            return global_target.name
         if any(choice.id == choice_id for choice in offered):
             return None
         if menu_target is not None:
             return menu_target.name
-        global_target = self.dialogs.for_global_choice(choice_id)
         if global_target is not None:
             return global_target.name
         return "stale"

@@ -21,6 +21,8 @@ class Intent(StrEnum):
     CANCEL = "cancel"
     HELP = "help"
     LANGUAGE = "language"
+    NEWS_STOP = "news_stop"
+    NEWS_START = "news_start"
     FAQ = "faq"
     SCAM = "scam"
     PRIVACY = "privacy"

@@ -57,9 +57,11 @@ def default_registry() -> DialogRegistry:
     from bot.dialogs.language import LanguageDialog
     from bot.dialogs.menu import MenuDialog
     from bot.dialogs.my_trainings import MyTrainingsDialog
+    from bot.dialogs.news import NewsDialog
     from bot.dialogs.privacy import PrivacyDialog
     from bot.dialogs.report import ReportDialog
     from bot.dialogs.scam import ScamDialog
+    from bot.dialogs.schedule import ScheduleDialog
     from bot.dialogs.status import StatusDialog
     from bot.dialogs.track import TrackDialog
     from bot.dialogs.training import TrainingDialog
@@ -74,6 +76,8 @@ def default_registry() -> DialogRegistry:
             TrackDialog(),
             TrainingDialog(),
             MyTrainingsDialog(),
+            ScheduleDialog(),
+            NewsDialog(),
             FaqDialog(),
             ScamDialog(),
             PrivacyDialog(),

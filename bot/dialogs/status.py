@@ -32,6 +32,7 @@ from enum import StrEnum
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, goto, stay
 from bot.dialogs.nik_prompts import NIK_PROBLEM_KEYS, saved_nik
 from bot.dialogs.routing import route_free_text
+from bot.dialogs.schedule import offer_choice
 from bot.intents import Intent
 from bot.messages import Choice, Reply
 from bot.services.names import name_tokens
@@ -162,24 +163,23 @@ class StatusDialog(Dialog):
         if ctx.resident.saved_nik_hash == nik_hash:
             ctx.data.clear()
             _remember_programme(ctx, answer)
-            return stay(Step.RESULT, *self._answer(ctx, answer), self._after())
+            return stay(Step.RESULT, *self._answer(ctx, answer), self._after(ctx))
         _remember_programme(ctx, answer)
         offer = Reply("status.offer_save", choices=(SAVE_YES, SAVE_NO, MENU_CHOICE))
         return stay(Step.OFFER_SAVE, *self._answer(ctx, answer), offer)
 
     async def _save_answer(self, ctx: DialogContext) -> Outcome:
         nik_hash, sealed = ctx.data.get("nik_hash"), ctx.data.get("nik_sealed")
-        programme = ctx.data.get("programme")
+        kept: dict[str, object] = {k: ctx.data[k] for k in ("programme", "news") if k in ctx.data}
         ctx.data.clear()
-        if isinstance(programme, str):
-            ctx.data["programme"] = programme
+        ctx.data.update(kept)
         if ctx.incoming.choice_id == SAVE_YES.id and isinstance(nik_hash, str):
             assert isinstance(sealed, str)
             await ctx.residents.save_nik(ctx.resident, nik_hash, sealed, ctx.now)
             ctx.audit.record(ctx.actor, "resident.nik_saved", "ok", ctx.now, nik_hash)
-            return stay(Step.RESULT, Reply("status.saved"), self._after())
+            return stay(Step.RESULT, Reply("status.saved"), self._after(ctx))
         if ctx.incoming.choice_id == SAVE_NO.id:
-            return stay(Step.RESULT, Reply("status.not_saved"), self._after())
+            return stay(Step.RESULT, Reply("status.not_saved"), self._after(ctx))
         if ctx.incoming.choice_id == REPORT_PROBLEM.id:
             return goto("report")
         return await self._free_text(ctx)
@@ -192,7 +192,7 @@ class StatusDialog(Dialog):
         if answer is None:
             return stay(Step.NOT_FOUND, self._not_found(ctx))
         _remember_programme(ctx, answer)
-        return stay(Step.RESULT, *self._answer(ctx, answer), self._after())
+        return stay(Step.RESULT, *self._answer(ctx, answer), self._after(ctx))
 
     def _service(self, ctx: DialogContext) -> StatusCheck:
         return StatusCheck(ctx.session, ctx.runtime.settings)
@@ -212,8 +212,12 @@ class StatusDialog(Dialog):
         params = {"contact": ctx.runtime.settings.office_contact}
         return Reply("status.not_found", params, choices=(RETRY, PROPOSE, MENU_CHOICE))
 
-    def _after(self) -> Reply:
-        return Reply("status.what_next", choices=(REPORT_PROBLEM, OTHER_NIK, MENU_CHOICE))
+    def _after(self, ctx: DialogContext) -> Reply:
+        """What next; a beneficiary being paid is offered the distribution news."""
+        news = ctx.data.get("news")
+        offer = (offer_choice(*news),) if isinstance(news, list) else ()
+        choices = (REPORT_PROBLEM, *offer, OTHER_NIK, MENU_CHOICE)
+        return Reply("status.what_next", choices=choices)
 
     def _answer(self, ctx: DialogContext, answer: StatusAnswer) -> tuple[Reply, ...]:
         catalogs, locale = ctx.runtime.catalogs, ctx.locale
@@ -256,6 +260,8 @@ def _remember_programme(ctx: DialogContext, answer: StatusAnswer) -> None:
     chosen = receiving or [p.programme for p in answer.programmes]
     if chosen:
         ctx.data["programme"] = chosen[0]
+    if receiving:
+        ctx.data["news"] = [answer.village_code, answer.rt, receiving]
 
 
 def _looks_like_nik(text: str) -> bool:

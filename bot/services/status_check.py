@@ -80,6 +80,7 @@ class StatusAnswer:
     village_name: str
     programmes: tuple[ProgrammeStatus, ...]
     distributions: tuple[Distribution, ...]
+    rt: str = ""
 
 
 class StatusCheck:
@@ -201,4 +202,5 @@ class StatusCheck:
             village_name=village_name or person.village_code,
             programmes=programmes,
             distributions=tuple(distributions),
+            rt=person.rt,
         )

@@ -99,7 +99,7 @@ async def test_typed_numbers_select_choices(engine: Engine) -> None:
     chat = Chat(engine)
     await chat.say("halo")
     await chat.say("1")  # Setuju
-    await chat.say("7")  # Waspada penipuan
+    await chat.say("8")  # Waspada penipuan
     assert "Waspada penipuan bansos" in chat.text()
     await chat.say("99")  # no such choice: understood as text, not as a crash
     assert "belum paham" in chat.text()
@@ -113,11 +113,11 @@ async def test_free_text_with_typos_lands(engine: Engine) -> None:
     await chat.say("cek stauts")
     assert "16 angka NIK" in chat.text()
     await chat.say("jadwal bansos")
-    assert "KTP" in chat.text()
+    assert "Desa atau kelurahan Anda apa?" in chat.text()
     await chat.say("daftar pelatiahn")
     assert "pelatihan" in chat.text().lower()
     await chat.say("lapor pungli")
-    assert "lapor.go.id" in chat.text()
+    assert "Apa yang ingin Anda laporkan?" in chat.text()
 
 
 async def test_link_gets_scam_warning(engine: Engine) -> None:

@@ -26,7 +26,7 @@ async def test_console_drives_welcome_language_menu_faq_scam(engine: Engine) -> 
     out = io.StringIO()
     console = ConsoleChannel(engine, "ibu-sri", out)
     await console.run(
-        _reader(["halo", "1", "9", "2", "6", "what is pkh", "menu", "7", "bahasa", "1", "/keluar"])
+        _reader(["halo", "1", "10", "2", "7", "what is pkh", "menu", "8", "bahasa", "1", "/keluar"])
     )
     transcript = out.getvalue()
     assert "1. Setuju" in transcript  # choices are numbered
