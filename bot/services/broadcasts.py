@@ -26,7 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import Catalogs
 from bot.services.audit import AuditTrail
 from bot.services.registry_rows import PROGRAMMES
-from bot.services.schedules import ScheduleService, schedule_text
+from bot.services.reports import Viewer
+from bot.services.schedules import ScheduleService, check_may_write, may_see, schedule_text
 from bot.settings import Settings
 from storage.models import (
     Broadcast,
@@ -98,6 +99,37 @@ class BroadcastService:
         self.session = session
         self.settings = settings
         self.catalogs = catalogs
+
+    # -- as an officer (dashboard and API) -------------------------------------------------
+
+    async def compose_as(
+        self, viewer: Viewer, draft: BroadcastDraft, now: datetime
+    ) -> list[Broadcast]:
+        """`compose` within the officer's villages, from a schedule they can see."""
+        check_may_write(viewer, draft.audience.villages)
+        if draft.schedule_id is not None:
+            await ScheduleService(self.session).get_for(viewer, draft.schedule_id)
+        return await self.compose(draft, viewer.officer_id, viewer.actor, now)
+
+    async def get_for(self, viewer: Viewer, broadcast_id: int) -> Broadcast:
+        broadcast = await self.get(broadcast_id)
+        if not may_see(viewer, broadcast.villages):
+            raise BroadcastNotFound(broadcast_id)
+        return broadcast
+
+    async def act_as(
+        self, viewer: Viewer, broadcast_id: int, action: str, now: datetime
+    ) -> Broadcast:
+        """Pause, resume or cancel, by someone who may write for all its villages."""
+        broadcast = await self.get_for(viewer, broadcast_id)
+        check_may_write(viewer, broadcast.villages)
+        actions = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}
+        if action not in actions:
+            raise BroadcastStateError(action)
+        return await actions[action](broadcast_id, viewer.actor, now)
+
+    async def listing_for(self, viewer: Viewer, limit: int = 50) -> list[Broadcast]:
+        return [b for b in await self.listing(limit * 4) if may_see(viewer, b.villages)][:limit]
 
     # -- composing -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import Catalogs
 from bot.services.audit import AuditTrail
 from bot.services.registry_rows import PROGRAMMES
+from bot.services.reports import NotAllowed, Viewer
 from storage.models import DistributionSchedule, ScheduleVillage, Village
 
 RT = re.compile(r"^\d{1,3}$")
@@ -110,9 +111,42 @@ class ScheduleLike(Protocol):
     def longitude(self) -> float | None: ...
 
 
+def may_see(viewer: Viewer, villages: Iterable[str]) -> bool:
+    """Admins and viewers see every schedule; an officer those serving one of theirs."""
+    return viewer.role != "officer" or bool(viewer.villages.intersection(villages))
+
+
+def check_may_write(viewer: Viewer, villages: Iterable[str]) -> None:
+    """Viewers write nothing; an officer writes only for their own villages."""
+    if viewer.role == "viewer":
+        raise NotAllowed("viewers are read-only")
+    if viewer.role == "officer" and not viewer.villages.issuperset(villages):
+        raise NotAllowed("a village outside the officer's own")
+
+
 class ScheduleService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def save_as(
+        self, viewer: Viewer, data: ScheduleInput, now: datetime, schedule_id: int | None = None
+    ) -> ScheduleView:
+        """`save` for an officer: within their villages, and only a schedule they can see."""
+        check_may_write(viewer, data.villages)
+        if schedule_id is not None:
+            await self.get_for(viewer, schedule_id)
+        return await self.save(data, viewer.actor, now, schedule_id)
+
+    async def get_for(self, viewer: Viewer, schedule_id: int) -> ScheduleView:
+        view = await self.get(schedule_id)
+        if not may_see(viewer, view.villages):
+            raise ScheduleNotFound(schedule_id)
+        return view
+
+    async def listing_for(
+        self, viewer: Viewer, since: datetime, limit: int = 200
+    ) -> list[ScheduleView]:
+        return [v for v in await self.listing(since, limit) if may_see(viewer, v.villages)]
 
     async def save(
         self, data: ScheduleInput, actor: str, now: datetime, schedule_id: int | None = None

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from bot.runtime import Runtime
 from bot.services.reports import InvalidTransition, NotAllowed, ReasonRequired, ReportNotFound
 from bot.web.audit import audit_router
+from bot.web.broadcasts import broadcasts_router
 from bot.web.conversations import conversations_router
 from bot.web.dashboard import (
     Dashboard,
@@ -24,6 +25,7 @@ from bot.web.office_settings import office_settings_router
 from bot.web.officers import officers_router
 from bot.web.registry import registry_router
 from bot.web.registry_import import registry_import_router
+from bot.web.schedules import schedules_router
 from bot.web.trainings import trainings_router
 
 
@@ -33,6 +35,8 @@ def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates
     app.include_router(dashboard_router(dash))
     app.include_router(conversations_router(dash))
     app.include_router(trainings_router(dash))
+    app.include_router(schedules_router(dash))
+    app.include_router(broadcasts_router(dash))
     app.include_router(registry_import_router(dash))
     app.include_router(registry_router(dash))
     app.include_router(monitoring_router(dash))
