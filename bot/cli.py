@@ -289,6 +289,62 @@ def _with_officers(
     return asyncio.run(main())
 
 
+def _broadcast_status(args: argparse.Namespace) -> int:
+    """A broadcast's progress as a bar with its counts; --follow until it ends."""
+    from tqdm import tqdm
+
+    from bot.i18n import Catalogs
+    from bot.services.broadcasts import BroadcastNotFound, BroadcastService, Progress
+    from storage.db import Database
+    from storage.types import utcnow
+
+    settings = _settings()
+    catalogs = Catalogs(settings.locales_dir, settings.default_locale)
+    locale = settings.default_locale
+
+    def say(key: str, **params: object) -> str:
+        return catalogs.t(locale, key, params)
+
+    async def snapshot(db: Database) -> Progress:
+        async with db.session() as session:
+            service = BroadcastService(session, settings, catalogs)
+            return await service.progress(args.id, utcnow())
+
+    def counts(progress: Progress) -> str:
+        shown = ("sent", "delivered", "read", "failed", "skipped", "pending")
+        return ", ".join(f"{say('scr.broadcast.count.' + k)} {progress.counts[k]}" for k in shown)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            progress = await snapshot(db)
+        except BroadcastNotFound:
+            print(say("cli.broadcast.not_found", id=args.id), file=sys.stderr)
+            await db.dispose()
+            return 2
+        state = say("scr.broadcast.state." + progress.broadcast.status)
+        print(say("cli.broadcast.header", id=args.id, state=state, total=progress.total))
+        bar = tqdm(total=progress.total, initial=progress.done, unit="msg", file=sys.stdout)
+        try:
+            while True:
+                bar.update(progress.done - bar.n)
+                bar.set_postfix_str(counts(progress))
+                ended = progress.broadcast.status in ("done", "cancelled")
+                if not args.follow or ended:
+                    break
+                await asyncio.sleep(args.interval)
+                progress = await snapshot(db)
+        finally:
+            bar.close()
+            await db.dispose()
+        print(counts(progress))
+        if progress.eta_seconds is not None:
+            print(say("scr.broadcast.eta", minutes=max(1, round(progress.eta_seconds / 60))))
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bansos", description="bansos-bot service and tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -344,6 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("username")
     token.set_defaults(handler=_officer_token)
+
+    broadcast = commands.add_parser("broadcast", help="broadcasts to subscribed residents")
+    broadcast_commands = broadcast.add_subparsers(dest="broadcast_command", required=True)
+    status = broadcast_commands.add_parser("status", help="a broadcast's progress bar and counts")
+    status.add_argument("id", type=int)
+    status.add_argument("--follow", action="store_true", help="keep updating until it ends")
+    status.add_argument("--interval", type=float, default=2.0, help="seconds between updates")
+    status.set_defaults(handler=_broadcast_status)
     return parser
 
 

@@ -4,7 +4,11 @@ rows, STOP checked at send time, pause, resume and cancel, progress and the end.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, func, select, update
@@ -241,3 +245,35 @@ async def test_a_schedule_broadcast_brings_its_reminder(runtime: Runtime) -> Non
     assert "Balai Desa Leksono" in made[0].texts["id"] and "Tahap 4 2026" in made[0].texts["en"]
     assert "-7.36000, 109.90000" in made[0].texts["id"]
     assert reminder.texts["id"].startswith("Pengingat: besok")
+
+
+async def test_cli_status_shows_a_progress_bar(runtime: Runtime, repo_root: Path) -> None:
+    await _people(runtime)
+    async with runtime.db.transaction() as session:
+        [broadcast] = await _service(session, runtime).compose(
+            BroadcastDraft(LEKSONO_PKH_BPNT, NOW, {"id": "Kabar."}), None, "officer:1", NOW
+        )
+        await _service(session, runtime).start_due(NOW)
+        await session.exec(
+            update(Outbox)
+            .where(
+                col(Outbox.identity_id) == select(func.min(Outbox.identity_id)).scalar_subquery()
+            )
+            .values(status="sent")
+        )
+    env = {
+        "DATABASE_URL": runtime.settings.database_url,
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(repo_root),
+    }
+    bansos = [sys.executable, "-m", "bot.cli", "broadcast", "status"]
+    shown = await asyncio.to_thread(
+        subprocess.run, [*bansos, str(broadcast.id)], env=env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"Siaran #{broadcast.id}: sedang dikirim, 3 penerima" in shown.stdout
+    assert "1/3" in shown.stdout and "terkirim 1" in shown.stdout and "menunggu 2" in shown.stdout
+    missing = await asyncio.to_thread(
+        subprocess.run, [*bansos, "999999"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "tidak ada" in missing.stderr
