@@ -17,6 +17,7 @@ DEFAULT_WHATSAPP_TEMPLATES = {
     "training_reminder": "bansos_pengingat_pelatihan",
     "training_offer": "bansos_tawaran_kursi",
     "schedule": "bansos_jadwal_penyaluran",
+    "distribution_check": "bansos_sudah_terima",
     "notice": "bansos_pemberitahuan",
 }
 

@@ -394,9 +394,14 @@ class Broadcast(SQLModel, table=True):
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # free | schedule | reminder
+    kind: str = Field(max_length=16)  # free | schedule | reminder | check
+    # One broadcast per key at most ("check:<schedule>"), whichever instance makes it.
+    key: str | None = Field(default=None, max_length=64, unique=True)
     schedule_id: int | None = Field(default=None, foreign_key="distribution_schedule.id")
     texts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The catalog key that wraps the text ({body}) and the buttons each message carries.
+    message_key: str = Field(default="broadcast.message", max_length=64)
+    choices: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     villages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     programmes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -463,6 +468,9 @@ class Outbox(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id")
+    # The sender instance that claimed the row ("sending"): a row claimed by another,
+    # no longer leading instance was interrupted and is reconciled or sent again.
+    claimed_by: str | None = Field(default=None, max_length=32)
 
 
 class TrainingRegistration(SQLModel, table=True):

@@ -53,6 +53,7 @@ class DialogRegistry:
 
 
 def default_registry() -> DialogRegistry:
+    from bot.dialogs.distribution_check import DistributionCheckDialog
     from bot.dialogs.faq import FaqDialog
     from bot.dialogs.language import LanguageDialog
     from bot.dialogs.menu import MenuDialog
@@ -78,6 +79,7 @@ def default_registry() -> DialogRegistry:
             MyTrainingsDialog(),
             ScheduleDialog(),
             NewsDialog(),
+            DistributionCheckDialog(),
             FaqDialog(),
             ScamDialog(),
             PrivacyDialog(),

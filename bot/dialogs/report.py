@@ -42,12 +42,14 @@ from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish
 from bot.dialogs.routing import route_free_text
 from bot.intents import Intent
 from bot.messages import Choice, Reply
+from bot.services.distribution_checks import DistributionCheck
 from bot.services.media import MB, EvidencePolicy, MediaStore
 from bot.services.registry_rows import PROGRAMMES
 from bot.services.reports import KINDS, EvidenceFile, ReportDraft, ReportService
 from bot.services.tickets import display_code
 from bot.services.villages import VillageDirectory
 from storage.models import Village
+from storage.repositories import registry as registry_repo
 
 
 class Step(StrEnum):
@@ -87,10 +89,21 @@ class ReportDialog(Dialog):
         """Opened from the menu, or from the status check with a programme or a type."""
         preset_kind = ctx.data.get("kind")
         preset_programme = ctx.data.get("programme")
+        preset_village = ctx.data.get("village")
+        preset_when = ctx.data.get("when")
+        check_answer = ctx.data.get("check_answer")
         ctx.data.clear()
         ctx.conceal_log = True
         if isinstance(preset_programme, str) and preset_programme in PROGRAMMES:
             ctx.data["programme"] = preset_programme
+        if isinstance(preset_village, str):
+            village = await registry_repo.village(ctx.session, preset_village)
+            if village is not None:
+                ctx.data["village"] = [village.code, village.name]
+        if isinstance(preset_when, str) and preset_when:
+            ctx.data["when"] = preset_when[:80]
+        if isinstance(check_answer, int):
+            ctx.data["check_answer"] = check_answer
         if isinstance(preset_kind, str) and preset_kind in KINDS:
             ctx.data["kind"] = preset_kind
             return self._ask_identity()
@@ -112,14 +125,14 @@ class ReportDialog(Dialog):
             ctx.data["identity"] = mode
             ctx.conceal_log = mode == "anonymous"
             if ctx.data.get("programme"):
-                return await self._ask_village(ctx)
+                return await self._next_after_programme(ctx)
             return self._ask_programme(ctx)
         if step is Step.PROGRAMME:
             programme = choice.removeprefix("report:programme:")
             if programme not in (*PROGRAMMES, "unknown"):
                 return self._ask_programme(ctx)
             ctx.data["programme"] = "" if programme == "unknown" else programme
-            return await self._ask_village(ctx)
+            return await self._next_after_programme(ctx)
         if step is Step.VILLAGE:
             return await self._village(ctx)
         if step is Step.WHEN:
@@ -138,6 +151,17 @@ class ReportDialog(Dialog):
         if step is Step.DUPLICATE:
             return await self._duplicate(ctx)
         return route_free_text(ctx) if ctx.text else finish()
+
+    async def _next_after_programme(self, ctx: DialogContext) -> Outcome:
+        """The village and the date may come prefilled ("sudah terima?" after a
+        distribution): only what is still missing is asked."""
+        if not ctx.data.get("village"):
+            return await self._ask_village(ctx)
+        if not ctx.data.get("when"):
+            return self._ask_when()
+        if ctx.data.get("kind") in SUBJECT_KINDS:
+            return self._ask_subject(ctx)
+        return self._ask_description()
 
     # -- questions -------------------------------------------------------------------------
 
@@ -317,6 +341,10 @@ class ReportDialog(Dialog):
             None if anonymous else ctx.identity_id,
             ctx.now,
         )
+        check_answer = ctx.data.get("check_answer")
+        if isinstance(check_answer, int) and report.id is not None:
+            checks = DistributionCheck(ctx.session, ctx.runtime.settings, ctx.runtime.catalogs)
+            await checks.link_report(check_answer, ctx.identity_id, report.id)
         ctx.data.clear()
         days = _service(ctx).sla_days(draft.kind, "verify")
         key = "report.filed_anonymous" if anonymous else "report.filed"

@@ -24,13 +24,14 @@ from bot.settings import Settings
 
 PARAM_LIMIT = 700
 # Quick-reply buttons registered with each purpose's template.
-QUICK_REPLIES = {"training_offer": 2}
+QUICK_REPLIES = {"training_offer": 2, "distribution_check": 4}
 _PURPOSES = (
     ("report.", "report_update"),
     ("track.", "report_update"),
     ("training.push.reminder", "training_reminder"),
     ("training.push.offer", "training_offer"),
     ("schedule.", "schedule"),
+    ("broadcast.check", "distribution_check"),
     ("broadcast.", "schedule"),
 )
 

@@ -302,14 +302,15 @@ class BroadcastService:
                 self.settings.default_locale, ""
             )
             params = {"body": body}
-            text = self.catalogs.t(locale, MESSAGE_KEY, params)
+            key = broadcast.message_key
+            text = self.catalogs.t(locale, key, params)
             rows = core_select(
                 chats.c.identity_id,
                 chats.c.channel,
                 literal(locale),
-                literal(MESSAGE_KEY),
+                literal(key),
                 literal(params, JSON),
-                literal([], JSON),
+                literal(broadcast.choices, JSON),
                 literal(text),
                 literal(False),
                 literal("pending"),

@@ -1,5 +1,6 @@
-"""The broadcast clock, run by `serve`: start broadcasts whose time has come (their
-recipients become outbox rows) and close the ones with nothing left to send. Each pass is
+"""The broadcast clock, run by `serve`: ask "sudah terima?" after distributions, start
+broadcasts whose time has come (their recipients become outbox rows) and close the ones
+with nothing left to send. Each pass is
 one transaction and due broadcasts are locked with SKIP LOCKED, so several instances may
 run it; the unique (broadcast, chat) key makes a repeated start add nobody twice."""
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.runtime import Runtime
 from bot.services.broadcasts import BroadcastService
+from bot.services.distribution_checks import DistributionCheck
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ class BroadcastPass:
 async def run_once(runtime: Runtime) -> BroadcastPass:
     now = utcnow()
     async with runtime.db.transaction() as session:
+        checks = DistributionCheck(session, runtime.settings, runtime.catalogs)
+        await checks.create_due(now)
         service = BroadcastService(session, runtime.settings, runtime.catalogs)
         started = await service.start_due(now)
         finished = await service.finish_done(now)

@@ -23,8 +23,11 @@ def upgrade() -> None:
         "broadcast",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=True),
         sa.Column("schedule_id", sa.Integer(), nullable=True),
         sa.Column("texts", sa.JSON(), nullable=False),
+        sa.Column("message_key", sa.String(length=64), nullable=False),
+        sa.Column("choices", sa.JSON(), nullable=False),
         sa.Column("villages", sa.JSON(), nullable=False),
         sa.Column("programmes", sa.JSON(), nullable=False),
         sa.Column("channels", sa.JSON(), nullable=False),
@@ -44,6 +47,7 @@ def upgrade() -> None:
             ["distribution_schedule.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("broadcast", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_broadcast_status"), ["status"], unique=False)
@@ -109,6 +113,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("broadcast_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("claimed_by", sa.String(length=32), nullable=True))
         batch_op.create_index(
             "ix_outbox_claim", ["channel", "status", "broadcast_id", "id"], unique=False
         )
@@ -123,6 +128,7 @@ def downgrade() -> None:
         batch_op.drop_constraint("fk_outbox_broadcast_id", type_="foreignkey")
         batch_op.drop_constraint("uq_outbox_broadcast_recipient", type_="unique")
         batch_op.drop_index("ix_outbox_claim")
+        batch_op.drop_column("claimed_by")
         batch_op.drop_column("broadcast_id")
 
     with op.batch_alter_table("channel_identity", schema=None) as batch_op:
