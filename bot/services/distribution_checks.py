@@ -138,45 +138,47 @@ class DistributionCheck:
             row.report_id = report_id
             self.session.add(row)
 
-    async def figures(self, schedule_ids: Sequence[int]) -> list[CheckFigures]:
-        """Per schedule: how many chats were asked, the answers, reports opened from them."""
-        result = []
-        for schedule_id in schedule_ids:
-            schedule = await self.session.get(DistributionSchedule, schedule_id)
-            if schedule is None:
-                continue
-            asked = await self.session.exec(
-                select(func.coalesce(func.sum(Broadcast.recipients), 0)).where(
-                    Broadcast.key == f"check:{schedule_id}"
-                )
-            )
-            rows = await self.session.exec(
-                select(
-                    DistributionAnswer.answer,
-                    func.count(),
-                    func.count(col(DistributionAnswer.report_id)),
-                )
-                .where(DistributionAnswer.schedule_id == schedule_id)
-                .group_by(col(DistributionAnswer.answer))
-            )
-            answers = dict.fromkeys(ANSWERS, 0)
-            reports = 0
-            for answer, count, with_report in rows.all():
-                answers[str(answer)] = int(count)
-                reports += int(with_report)
-            result.append(CheckFigures(schedule, int(asked.one()), answers, reports))
-        return result
 
-    async def checked_schedules(self, since: datetime, until: datetime) -> list[int]:
-        """Schedules asked about whose window closed in the period, latest first."""
-        rows = await self.session.exec(
-            select(DistributionSchedule.id)
-            .join(Broadcast, col(Broadcast.schedule_id) == col(DistributionSchedule.id))
-            .where(
-                Broadcast.kind == "check",
-                col(DistributionSchedule.ends_at) >= since,
-                col(DistributionSchedule.ends_at) < until,
+async def check_figures(session: AsyncSession, schedule_ids: Sequence[int]) -> list[CheckFigures]:
+    """Per schedule: how many chats were asked, the answers, reports opened from them."""
+    result = []
+    for schedule_id in schedule_ids:
+        schedule = await session.get(DistributionSchedule, schedule_id)
+        if schedule is None:
+            continue
+        asked = await session.exec(
+            select(func.coalesce(func.sum(Broadcast.recipients), 0)).where(
+                Broadcast.key == f"check:{schedule_id}"
             )
-            .order_by(col(DistributionSchedule.ends_at).desc())
         )
-        return [int(i) for i in rows.all() if i is not None]
+        rows = await session.exec(
+            select(
+                DistributionAnswer.answer,
+                func.count(),
+                func.count(col(DistributionAnswer.report_id)),
+            )
+            .where(DistributionAnswer.schedule_id == schedule_id)
+            .group_by(col(DistributionAnswer.answer))
+        )
+        answers = dict.fromkeys(ANSWERS, 0)
+        reports = 0
+        for answer, count, with_report in rows.all():
+            answers[str(answer)] = int(count)
+            reports += int(with_report)
+        result.append(CheckFigures(schedule, int(asked.one()), answers, reports))
+    return result
+
+
+async def checked_schedules(session: AsyncSession, since: datetime, until: datetime) -> list[int]:
+    """Schedules asked about whose window closed in the period, latest first."""
+    rows = await session.exec(
+        select(DistributionSchedule.id)
+        .join(Broadcast, col(Broadcast.schedule_id) == col(DistributionSchedule.id))
+        .where(
+            Broadcast.kind == "check",
+            col(DistributionSchedule.ends_at) >= since,
+            col(DistributionSchedule.ends_at) < until,
+        )
+        .order_by(col(DistributionSchedule.ends_at).desc())
+    )
+    return [int(i) for i in rows.all() if i is not None]

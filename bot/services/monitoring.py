@@ -27,6 +27,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.broadcast_figures import BroadcastReach, broadcast_reach, check_answers
+from bot.services.distribution_checks import CheckFigures
 from bot.services.reports import KINDS, TRANSITIONS, Viewer, is_overdue, visible_to
 from bot.services.status_check import HARVEST_FLAG, LOOKUP, LimitScope, LookupOutcome
 from bot.text import fold
@@ -231,6 +233,8 @@ class Board:
     lookups: Lookups
     trainings: list[TrainingRate]
     delivery: list[Delivery]
+    broadcasts: list[BroadcastReach]
+    checks: list[CheckFigures]
 
     @property
     def total(self) -> int:
@@ -500,8 +504,8 @@ async def training_rates(
 
 
 async def message_delivery(session: AsyncSession, viewer: Viewer, period: Period) -> list[Delivery]:
-    """Message delivery, standing in for broadcast reach until broadcasts exist: the state
-    of every outbox row (messages to residents) queued in the period, per channel.
+    """Message delivery: the state of every outbox row (messages to residents, replies,
+    notices and broadcasts) queued in the period, per channel.
 
     Outbox rows name no village, so this figure is the kecamatan's whole; it holds counts
     only, the same for every role.
@@ -531,6 +535,8 @@ async def board(session: AsyncSession, viewer: Viewer, period: Period, now: date
         lookups=await status_lookups(session, viewer, period),
         trainings=await training_rates(session, viewer, period),
         delivery=await message_delivery(session, viewer, period),
+        broadcasts=await broadcast_reach(session, viewer, period),
+        checks=await check_answers(session, viewer, period),
     )
 
 

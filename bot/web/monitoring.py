@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import monitoring as figures
 from bot.services.audit import AuditTrail
+from bot.services.broadcast_figures import broadcast_reach, check_answers
 from bot.services.monitoring import Board, Period
 from bot.services.reports import Viewer
 from bot.services.tickets import display_code
@@ -168,6 +169,10 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _iso(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat()
+
+
 def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -254,6 +259,31 @@ async def _delivery(session: AsyncSession, viewer: Viewer, period: Period, _: da
     return ["kanal", "status", "jumlah"], rows
 
 
+async def _broadcasts(session: AsyncSession, viewer: Viewer, period: Period, _: datetime) -> Table:
+    found = await broadcast_reach(session, viewer, period)
+    states = ("sent", "delivered", "read", "failed", "skipped", "pending")
+    header = ["siaran", "jenis", "mulai", "penerima", *states, "tingkat_sampai"]
+    rows = [
+        [x.broadcast.id, x.broadcast.kind, _iso(x.broadcast.started_at), x.broadcast.recipients,
+         *(x.counts.get(state, 0) for state in states), _ratio(x.rate)]
+        for x in found
+    ]  # fmt: skip
+    return header, rows
+
+
+async def _checks(session: AsyncSession, viewer: Viewer, period: Period, _: datetime) -> Table:
+    found = await check_answers(session, viewer, period)
+    header = ["jadwal", "program", "tahap", "selesai", "ditanya", "lengkap", "dipotong",
+              "belum_terima", "tidak_tahu_jadwal", "laporan"]  # fmt: skip
+    rows = [
+        [x.schedule.id, x.schedule.programme, x.schedule.phase, x.schedule.ends_at.isoformat(),
+         x.asked, x.answers["complete"], x.answers["deducted"], x.answers["not_received"],
+         x.answers["did_not_know"], x.reports]
+        for x in found
+    ]  # fmt: skip
+    return header, rows
+
+
 async def _clusters(session: AsyncSession, viewer: Viewer, period: Period, _: datetime) -> Table:
     found = await figures.potongan_clusters(session, viewer, period)
     rows = [
@@ -283,6 +313,8 @@ TABLES: dict[str, TableMaker] = {
     "lookups": _lookups,
     "trainings": _trainings,
     "delivery": _delivery,
+    "broadcasts": _broadcasts,
+    "checks": _checks,
     "clusters": _clusters,
 }
 

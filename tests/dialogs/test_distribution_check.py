@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from bot.engine import Engine
 from bot.runtime import Runtime
-from bot.services.distribution_checks import DistributionCheck
+from bot.services.distribution_checks import DistributionCheck, check_figures
 from bot.services.schedules import ScheduleInput, ScheduleService
 from bot.services.subscriptions import SubscriptionService
 from bot.workers.broadcasts import run_once
@@ -105,9 +105,7 @@ async def test_subscribers_are_asked_once_and_a_cut_becomes_a_prefilled_report(
         answers = (
             await session.exec(select(DistributionAnswer).order_by(col(DistributionAnswer.id)))
         ).all()
-        figures = await DistributionCheck(session, runtime.settings, runtime.catalogs).figures(
-            [schedule_id]
-        )
+        figures = await check_figures(session, [schedule_id])
     assert (report.kind, report.programme, report.village_code) == ("potongan", "BPNT", LEKSONO)
     assert [(a.answer, a.report_id) for a in answers] == [
         ("deducted", report.id),

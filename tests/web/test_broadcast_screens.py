@@ -176,7 +176,13 @@ async def test_a_broadcast_is_previewed_sent_watched_paused_and_cancelled(office
     assert "dibatalkan" in cancelled and "5 dari 5 sudah diproses" in cancelled
     assert (await office.client.post(f"{path}/explode", data={"csrf": csrf})).status_code == 409
     assert (await office.client.post(f"{path}/pause", data={})).status_code == 403  # no CSRF
+    board = (await office.client.get("/monitoring")).text
+    assert "Jangkauan siaran" in board and f'href="{path}"' in board
+    exported = (await office.client.get("/monitoring/broadcasts.csv")).text
+    assert exported.splitlines()[0].startswith("siaran,jenis,mulai,penerima,sent")
+    assert ",free," in exported.splitlines()[1] and ",5," in exported.splitlines()[1]
     await office.sign_in("wati")
+    assert f'href="{path}"' not in (await office.client.get("/monitoring")).text
     assert (await office.client.get(path)).status_code == 404
     wati_csrf = await office.csrf("/broadcasts")
     assert (await office.client.post(f"{path}/resume", data={"csrf": wati_csrf})).status_code == 404
