@@ -26,6 +26,7 @@ from bot.services.reports import NotAllowed, Viewer
 from storage.models import DistributionSchedule, ScheduleVillage, Village
 
 RT = re.compile(r"^\d{1,3}$")
+MAX_RTS = 200  # the column's width: about fifty RTs
 MAX_WINDOW = timedelta(days=14)
 LIMITS = {"phase": 40, "place": 200, "bring": 300, "note": 2000}
 
@@ -68,7 +69,10 @@ def normalise_rts(text: str) -> str:
     parts = [p.strip() for p in re.split(r"[,\s/;]+", text or "") if p.strip()]
     if any(not RT.match(p) for p in parts):
         raise ScheduleError("rts")
-    return ",".join(sorted({p.zfill(3) for p in parts}))
+    joined = ",".join(sorted({p.zfill(3) for p in parts}))
+    if len(joined) > MAX_RTS:
+        raise ScheduleError("rts")
+    return joined
 
 
 def serves_rt(rts: str, rt: str | None) -> bool:
@@ -134,7 +138,9 @@ class ScheduleService:
         """`save` for an officer: within their villages, and only a schedule they can see."""
         check_may_write(viewer, data.villages)
         if schedule_id is not None:
-            await self.get_for(viewer, schedule_id)
+            # A schedule shared with another officer's village is theirs to change too:
+            # an officer may change only one that serves nothing but their own villages.
+            check_may_write(viewer, (await self.get_for(viewer, schedule_id)).villages)
         return await self.save(data, viewer.actor, now, schedule_id)
 
     async def get_for(self, viewer: Viewer, schedule_id: int) -> ScheduleView:
@@ -146,7 +152,8 @@ class ScheduleService:
     async def listing_for(
         self, viewer: Viewer, since: datetime, limit: int = 200
     ) -> list[ScheduleView]:
-        return [v for v in await self.listing(since, limit) if may_see(viewer, v.villages)]
+        villages = sorted(viewer.villages) if viewer.role == "officer" else None
+        return await self.listing(since, limit, villages)
 
     async def save(
         self, data: ScheduleInput, actor: str, now: datetime, schedule_id: int | None = None
@@ -221,17 +228,22 @@ class ScheduleService:
         )
         return ScheduleView(schedule, {row.village_code: row.rts for row in rows.all()})
 
-    async def listing(self, since: datetime, limit: int = 200) -> list[ScheduleView]:
-        """Schedules that end after `since`, soonest first, with their villages."""
-        schedules = (
-            await self.session.exec(
-                select(DistributionSchedule)
-                .where(col(DistributionSchedule.ends_at) >= since)
-                .order_by(col(DistributionSchedule.starts_at))
-                .limit(limit)
+    async def listing(
+        self, since: datetime, limit: int = 200, villages: Sequence[str] | None = None
+    ) -> list[ScheduleView]:
+        """Schedules that end after `since`, soonest first, with their villages; with
+        `villages`, only those serving one of them."""
+        statement = select(DistributionSchedule).where(col(DistributionSchedule.ends_at) >= since)
+        if villages is not None:
+            statement = statement.where(
+                col(DistributionSchedule.id).in_(
+                    select(ScheduleVillage.schedule_id).where(
+                        col(ScheduleVillage.village_code).in_(list(villages))
+                    )
+                )
             )
-        ).all()
-        return await self._with_villages(schedules)
+        statement = statement.order_by(col(DistributionSchedule.starts_at)).limit(limit)
+        return await self._with_villages((await self.session.exec(statement)).all())
 
     async def upcoming_for(
         self,

@@ -3,7 +3,8 @@
     app.mount("/api/v1", api_app(runtime))
 
 Callers send `Authorization: Bearer bsn_…` (a token from `bansos officer token USERNAME`).
-Reports are addressed by their public code ("K7QM2XHD"; "k7qm-2xhd" is read the same way).
+Reports are addressed by their public code ("K7QM2XHD"; "k7qm-2xhd" is read the same way);
+distribution schedules (jadwal penyaluran) by their id.
 Routes are thin: each request is one unit of work (`SessionDep`), the services decide who may
 see and change what, and domain exceptions become HTTP answers in one place
 (`_install_error_handlers`). The OpenAPI document is served at `/api/v1/openapi.json`.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -22,7 +23,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +49,16 @@ from bot.services.reports import (
     Viewer,
     is_overdue,
     viewer_for,
+)
+from bot.services.schedules import (
+    LIMITS,
+    MAX_WINDOW,
+    ScheduleError,
+    ScheduleInput,
+    ScheduleNotFound,
+    ScheduleService,
+    ScheduleView,
+    normalise_rts,
 )
 from bot.services.tickets import display_code, read_code
 from storage.models import Report, ReportEvent
@@ -212,6 +230,143 @@ class ReportQuery(BaseModel):
         )
 
 
+# Distribution schedules. The limits are the service's (`LIMITS`) and the storage's, so that
+# input the service would refuse, or the database could not hold, is a 422 here.
+MAX_VILLAGES = 500
+MAX_RTS = 200  # schedule_village.rts, once normalised ("001,002,…")
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+PAST = timedelta(days=366)  # `include_past`: the schedules of the last year too
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:  # "9999-12-31T23:00:00-05:00" is past datetime's range in UTC
+        raise ValueError("out of range") from None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"must fall between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moment
+
+
+def _rts(value: str) -> str:
+    try:
+        rts = normalise_rts(value)
+    except ScheduleError:
+        raise ValueError("RT numbers of 1 to 3 digits, separated by commas") from None
+    if len(rts) > MAX_RTS:
+        raise ValueError("too many RTs; leave it empty for every RT")
+    return rts
+
+
+Moment = Annotated[
+    AwareDatetime,
+    Field(
+        description="With its UTC offset (2026-11-30T08:00:00+07:00); answered in UTC; "
+        f"between {EARLIEST_YEAR} and {LATEST_YEAR}."
+    ),
+    AfterValidator(_in_utc),
+]
+VillageCode = Annotated[
+    str, Field(pattern=r"^[0-9]{10}$", description="The 10-digit Kemendagri village code.")
+]
+Rts = Annotated[
+    str,
+    Field(
+        max_length=MAX_RTS,
+        pattern=r"^[0-9 ,;/]*$",
+        description='"" for every RT, else RT numbers ("1, 2" is answered as "001,002").',
+    ),
+    AfterValidator(_rts),
+]
+Phase = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=LIMITS["phase"],
+        pattern=NO_NUL,
+        description='Not blank; the round as residents know it: "Tahap 4 2026".',
+    ),
+    AfterValidator(_not_blank),
+]
+Place = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=LIMITS["place"],
+        pattern=NO_NUL,
+        description='Not blank; where to go: "Balai Desa Leksono".',
+    ),
+    AfterValidator(_not_blank),
+]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+class ServedVillage(BaseModel):
+    """A village a schedule serves, optionally narrowed to some RTs."""
+
+    code: str
+    rts: str = Field(description='"" for every RT, else "001,002".')
+
+
+class ScheduleOut(BaseModel):
+    """A distribution schedule (jadwal penyaluran): when and where aid is handed out."""
+
+    id: int
+    programme: Programme
+    phase: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    latitude: float | None
+    longitude: float | None
+    bring: str = Field(description='What to bring; "" for the usual documents (KTP, KK, KKS).')
+    note: str
+    villages: list[ServedVillage]
+
+
+class ServedVillageIn(_Body):
+    code: VillageCode
+    rts: Rts = ""
+
+
+class ScheduleIn(_Body):
+    """A schedule to save. At most 14 days from start to end (`MAX_WINDOW`); latitude and
+    longitude come together or not at all; an officer names only their own villages."""
+
+    programme: Programme
+    phase: Phase
+    starts_at: Moment
+    ends_at: Moment
+    place: Place
+    villages: list[ServedVillageIn] = Field(min_length=1, max_length=MAX_VILLAGES)
+    bring: Annotated[str, Field(max_length=LIMITS["bring"], pattern=NO_NUL)] = ""
+    note: Annotated[str, Field(max_length=LIMITS["note"], pattern=NO_NUL)] = ""
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+    @field_validator("villages")
+    @classmethod
+    def _each_village_once(cls, villages: list[ServedVillageIn]) -> list[ServedVillageIn]:
+        if len({village.code for village in villages}) != len(villages):
+            raise ValueError("each village at most once")
+        return villages
+
+    def to_input(self) -> ScheduleInput:
+        return ScheduleInput(
+            programme=self.programme,
+            phase=self.phase,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            place=self.place,
+            villages={village.code: village.rts for village in self.villages},
+            bring=self.bring,
+            note=self.note,
+            latitude=self.latitude,
+            longitude=self.longitude,
+        )
+
+
 # -- dependencies ------------------------------------------------------------------------------
 
 
@@ -282,12 +437,18 @@ def _report_service(runtime: RuntimeDep, session: SessionDep) -> ReportService:
     return ReportService(session, runtime.settings, runtime.catalogs)
 
 
+def _schedule_service(session: SessionDep) -> ScheduleService:
+    return ScheduleService(session)
+
+
 ViewerDep = Annotated[Viewer, Depends(_current_viewer)]
 ServiceDep = Annotated[ReportService, Depends(_report_service)]
+SchedulesDep = Annotated[ScheduleService, Depends(_schedule_service)]
 CodePath = Annotated[
     str,
     Path(description='The ticket code, "K7QM2XHD" (also read: "k7qm-2xhd", O for 0, I for 1).'),
 ]
+ScheduleIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The schedule's id.")]
 
 
 # -- shaping -----------------------------------------------------------------------------------
@@ -376,6 +537,25 @@ async def _detail(
     )
 
 
+def _schedule(view: ScheduleView) -> ScheduleOut:
+    schedule = view.schedule
+    return ScheduleOut.model_validate(
+        {
+            "id": view.id,
+            "programme": schedule.programme,
+            "phase": schedule.phase,
+            "starts_at": schedule.starts_at,
+            "ends_at": schedule.ends_at,
+            "place": schedule.place,
+            "latitude": schedule.latitude,
+            "longitude": schedule.longitude,
+            "bring": schedule.bring,
+            "note": schedule.note,
+            "villages": [{"code": code, "rts": rts} for code, rts in sorted(view.villages.items())],
+        }
+    )
+
+
 # -- responses ---------------------------------------------------------------------------------
 
 
@@ -400,12 +580,26 @@ _COMMON: Responses = {
 _ONE: Responses = {
     404: {**_PROBLEM, "description": "No such report, or not one this officer may see"}
 }
+_UNREADABLE: Responses = {
+    400: {**_PROBLEM, "description": "The body could not be read (not UTF-8)"}
+}
 _WRITE: Responses = {
     **_ONE,
-    400: {**_PROBLEM, "description": "The body could not be read (not UTF-8)"},
+    **_UNREADABLE,
     403: {**_PROBLEM, "description": "The officer's role does not allow this"},
     409: {"model": TransitionProblem, "description": "The status does not allow this move"},
 }
+_ONE_SCHEDULE: Responses = {
+    404: {**_PROBLEM, "description": "No such schedule, or not one this officer may see"}
+}
+_NEW_SCHEDULE: Responses = {
+    **_UNREADABLE,
+    403: {
+        **_PROBLEM,
+        "description": "A viewer, or an officer naming a village that is not theirs",
+    },
+}
+_SCHEDULE_WRITE: Responses = {**_NEW_SCHEDULE, **_ONE_SCHEDULE}
 
 
 def api_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
@@ -413,7 +607,8 @@ def api_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Fast
     api = FastAPI(
         title="bansos-bot officer API",
         version=API_VERSION,
-        description="Reports (laporan, usul, sanggah) for officers, by ticket code.",
+        description="Reports (laporan, usul, sanggah) for officers, by ticket code; "
+        "distribution schedules (jadwal penyaluran).",
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -500,12 +695,81 @@ def api_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Fast
         await service.add_note(viewer, report, body.note, now)
         return await _detail(service, viewer, report, now)
 
+    @api.get(
+        "/schedules",
+        operation_id="listSchedules",
+        summary="Distribution schedules not yet over, soonest first",
+    )
+    async def list_schedules(
+        viewer: ViewerDep,
+        schedules: SchedulesDep,
+        now: NowDep,
+        include_past: Annotated[
+            bool, Query(description="Also the schedules that ended within the last year.")
+        ] = False,
+    ) -> list[ScheduleOut]:
+        # An officer sees the schedules serving one of their villages; others see all.
+        since = now - PAST if include_past else now
+        return [_schedule(view) for view in await schedules.listing_for(viewer, since, MAX_LIMIT)]
+
+    @api.get(
+        "/schedules/{schedule_id}",
+        operation_id="getSchedule",
+        summary="One distribution schedule",
+        responses=_ONE_SCHEDULE,
+    )
+    async def get_schedule(
+        schedule_id: ScheduleIdPath, viewer: ViewerDep, schedules: SchedulesDep
+    ) -> ScheduleOut:
+        return _schedule(await schedules.get_for(viewer, schedule_id))
+
+    @api.post(
+        "/schedules",
+        operation_id="createSchedule",
+        summary="Add a distribution schedule",
+        status_code=201,
+        responses=_NEW_SCHEDULE,
+    )
+    async def create_schedule(
+        body: ScheduleIn, viewer: ViewerDep, schedules: SchedulesDep, now: NowDep
+    ) -> ScheduleOut:
+        return _schedule(await schedules.save_as(viewer, body.to_input(), now))
+
+    @api.put(
+        "/schedules/{schedule_id}",
+        operation_id="updateSchedule",
+        summary="Change a distribution schedule (every field; the villages are replaced)",
+        responses=_SCHEDULE_WRITE,
+    )
+    async def update_schedule(
+        schedule_id: ScheduleIdPath,
+        body: ScheduleIn,
+        viewer: ViewerDep,
+        schedules: SchedulesDep,
+        now: NowDep,
+    ) -> ScheduleOut:
+        return _schedule(await schedules.save_as(viewer, body.to_input(), now, schedule_id))
+
     _install_error_handlers(api)
     return api
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     return SafeJSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+# The fields a `ScheduleError` names → (the body field to fix, what is wrong).
+_SCHEDULE_PROBLEMS = {
+    "programme": ("programme", "unknown programme"),
+    "phase": ("phase", f"required, at most {LIMITS['phase']} characters"),
+    "place": ("place", f"required, at most {LIMITS['place']} characters"),
+    "bring": ("bring", f"at most {LIMITS['bring']} characters"),
+    "note": ("note", f"at most {LIMITS['note']} characters"),
+    "window": ("ends_at", f"after starts_at, at most {MAX_WINDOW.days} days later"),
+    "location": ("latitude", "latitude and longitude come together, or not at all"),
+    "villages": ("villages", "at least one village, each one known"),
+    "rts": ("villages", "RT numbers of 1 to 3 digits, separated by commas"),
+}
 
 
 def _install_error_handlers(api: FastAPI) -> None:
@@ -519,6 +783,10 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(ReportNotFound)
     async def not_found(_: Request, __: ReportNotFound) -> Response:
         return _problem(404, "report not found")
+
+    @api.exception_handler(ScheduleNotFound)
+    async def schedule_not_found(_: Request, __: ScheduleNotFound) -> Response:
+        return _problem(404, "schedule not found")
 
     @api.exception_handler(NotAllowed)
     async def not_allowed(_: Request, error: NotAllowed) -> Response:
@@ -541,6 +809,15 @@ def _install_error_handlers(api: FastAPI) -> None:
             "msg": "a reason for the resident is required to reject a report",
             "type": "reason_required",
         }
+        return SafeJSONResponse({"detail": [problem]}, status_code=422)
+
+    @api.exception_handler(ScheduleError)
+    async def bad_schedule(_: Request, error: ScheduleError) -> Response:
+        # The service's refusal, in the shape of FastAPI's own validation errors (as above);
+        # `loc` is the body field to fix, `type` keeps the service's name for it.
+        field = str(error)
+        where, message = _SCHEDULE_PROBLEMS.get(field, (field, "invalid"))
+        problem = {"loc": ["body", where], "msg": message, "type": f"schedule_{field}"}
         return SafeJSONResponse({"detail": [problem]}, status_code=422)
 
     @api.exception_handler(RequestValidationError)

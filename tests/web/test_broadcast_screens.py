@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from bot.services.schedules import ScheduleService
 from bot.services.subscriptions import SubscriptionService
 from bot.workers.broadcasts import run_once
 from storage.models import AuditLog, Broadcast, ChannelIdentity, DistributionSchedule, Resident
@@ -213,3 +214,24 @@ async def test_a_schedule_broadcast_with_its_reminder(office: Office) -> None:
     assert kinds == ["schedule", "reminder"]
     listing = await office.client.get("/broadcasts")
     assert "Pengingat H-1" in listing.text
+
+
+async def test_a_schedule_shared_with_another_village_is_not_one_officers_to_change(
+    office: Office,
+) -> None:
+    await office.sign_in("camat")
+    csrf = await office.csrf("/schedules/new")
+    shared = _schedule_form(csrf)
+    shared["village"] = [LEKSONO, SUKAMAJU]
+    assert (await office.client.post("/schedules", data=shared)).status_code == 303
+    async with office.runtime.db.session() as session:
+        schedule = (await session.exec(select(DistributionSchedule))).one()
+    await office.sign_in("darmo")
+    assert (await office.client.get(f"/schedules/{schedule.id}")).status_code == 200  # sees it
+    csrf = await office.csrf("/schedules/new")
+    # Dropping Sukamaju would take the distribution away from Wati's village.
+    taken = await office.client.post(f"/schedules/{schedule.id}", data=_schedule_form(csrf))
+    assert taken.status_code == 403
+    async with office.runtime.db.session() as session:
+        view = await ScheduleService(session).get(schedule.id or 0)
+    assert set(view.villages) == {LEKSONO, SUKAMAJU}
