@@ -21,6 +21,7 @@ import html
 import io
 import json
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.outbox_flush import ResultBuffer
 from bot.handlers.rate import TokenBucket
 from bot.handlers.render import split_text
 from bot.handlers.telegram_officers import OfficerDesk
@@ -65,6 +67,8 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
+# A claimed row and what sending it came to: (status, reason, retry at).
+Done = tuple[Outbox, tuple[str, str, "datetime | None"]]
 TEXT_LIMIT = 4096
 CALLBACK_LIMIT = 64
 DOWNLOAD_LIMIT = 20 * MB  # the Bot API's getFile limit
@@ -82,7 +86,11 @@ COMMAND_WORDS = {
 BACKOFF_CAP = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 PARALLEL_CHATS = 16
-INTERRUPTED_AFTER = timedelta(minutes=10)
+# A "sending" row claimed by another instance that long ago was interrupted; one of this
+# instance's own, after STALE_CLAIM. Telegram has no way to ask whether a message went
+# out, so this only keeps a row away from a predecessor still finishing its pass.
+RECLAIM_AFTER = timedelta(seconds=15)
+STALE_CLAIM = timedelta(minutes=10)
 MAX_BODY = 1024 * 1024  # Telegram updates are a few kilobytes
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
@@ -344,7 +352,9 @@ async def poll_forever(bot: Bot, inbox: TelegramInbox, wake: asyncio.Event) -> N
 class TelegramSender:
     """Delivers pending outbox rows of the Telegram channel, in order per chat."""
 
-    def __init__(self, runtime: Runtime, bot: Bot) -> None:
+    def __init__(
+        self, runtime: Runtime, bot: Bot, reclaim_after: timedelta = RECLAIM_AFTER
+    ) -> None:
         self.runtime = runtime
         self.bot = bot
         settings = runtime.settings
@@ -352,6 +362,10 @@ class TelegramSender:
         self._global = TokenBucket(rate, rate, rate, time.monotonic())
         self._chats: dict[str, TokenBucket] = {}
         self._paused_until = 0.0
+        # Rows this sender claims carry its id; another's "sending" rows were interrupted.
+        self.instance = secrets.token_hex(8)
+        self.reclaim_after = reclaim_after
+        self.batch = max(10, int(rate / 2))  # about half a second of sending per pass
 
     def _chat_bucket(self, chat_id: str) -> TokenBucket:
         settings = self.runtime.settings
@@ -363,45 +377,51 @@ class TelegramSender:
             self._chats[chat_id] = TokenBucket(burst, per_second, burst, time.monotonic())
         return self._chats[chat_id]
 
-    async def send_pending(self, limit: int = 50) -> int:
-        """One pass: claim due rows, send them, record what happened. Returns rows sent."""
+    async def send_pending(self, limit: int | None = None) -> int:
+        """One pass: claim due rows, send them, record each outcome as it comes. Returns
+        the rows sent."""
         if time.monotonic() < self._paused_until:
             return 0
-        claimed = await self._claim(limit)
-        results: dict[int, tuple[str, str, datetime | None]] = {}
-        unreachable: set[int] = set()
+        claimed = await self._claim(limit or self.batch)
         by_chat: dict[str, list[Outbox]] = {}
         for row, chat_id in claimed:
             by_chat.setdefault(chat_id, []).append(row)
         gate = asyncio.Semaphore(PARALLEL_CHATS)
+        sent = 0
 
-        async def run_chat(chat_id: str, rows: list[Outbox]) -> None:
+        async def run_chat(chat_id: str, rows: list[Outbox], buffer: ResultBuffer[Done]) -> None:
+            nonlocal sent
             async with gate:
                 held = False
                 for row in rows:
-                    assert row.id is not None
                     if held or time.monotonic() < self._paused_until:
-                        results[row.id] = ("pending", row.reason, row.next_attempt_at)
-                        continue
-                    if row.identity_id in unreachable:
-                        results[row.id] = ("skipped", "unreachable", None)
+                        buffer.add((row, ("pending", row.reason, row.next_attempt_at)))
                         continue
                     outcome = await self._send(row, chat_id)
-                    results[row.id] = outcome
-                    if outcome[0] == "failed" and outcome[1] == "blocked":
-                        unreachable.add(row.identity_id)
+                    buffer.add((row, outcome))
+                    if outcome[0] == "sent":
+                        sent += 1
+                    elif outcome == ("failed", "blocked", None):
+                        held = True  # the rest of this chat's rows: unreachable too
+                        for later in rows[rows.index(row) + 1 :]:
+                            buffer.add((later, ("skipped", "unreachable", None)))
+                        break
                     elif outcome[0] == "pending":
                         held = True  # keep this chat's order: its later rows wait too
 
-        await asyncio.gather(*(run_chat(chat, rows) for chat, rows in by_chat.items()))
-        await self._record(claimed, results, unreachable)
-        return sum(1 for status, _, _ in results.values() if status == "sent")
+        async with ResultBuffer(self._record) as buffer:
+            await asyncio.gather(*(run_chat(c, rows, buffer) for c, rows in by_chat.items()))
+        return sent
 
     async def _claim(self, limit: int) -> list[tuple[Outbox, str]]:
         now = utcnow()
         async with self.runtime.db.transaction() as session:
-            claimed = await outbox_repo.claim_due(session, Channel.TELEGRAM, now, limit)
-            await outbox_repo.fail_interrupted(session, Channel.TELEGRAM, now - INTERRUPTED_AFTER)
+            await outbox_repo.reclaim_interrupted(
+                session, Channel.TELEGRAM, self.instance, now, self.reclaim_after, STALE_CLAIM
+            )
+            claimed = await outbox_repo.claim_due(
+                session, Channel.TELEGRAM, now, limit, self.instance
+            )
             return [(row, identity.external_id) for row, identity in claimed]
 
     async def _send(self, row: Outbox, chat_id: str) -> tuple[str, str, datetime | None]:
@@ -509,26 +529,25 @@ class TelegramSender:
             return None
         return InlineKeyboardMarkup(inline_keyboard=keyboard_rows(buttons))
 
-    async def _record(
-        self,
-        claimed: Sequence[tuple[Outbox, str]],
-        results: dict[int, tuple[str, str, datetime | None]],
-        unreachable: set[int],
-    ) -> None:
+    async def _record(self, done: list[Done]) -> None:
         now = utcnow()
         sent_ids: list[int] = []
+        unreachable: set[int] = set()
         async with self.runtime.db.transaction() as session:
-            for row, _ in claimed:
-                stored = await session.get(Outbox, row.id)
-                if stored is None or row.id not in results:
-                    continue
-                status, reason, retry_at = results[row.id]
+            stored_rows = await outbox_repo.by_ids(session, [row.id or 0 for row, _ in done])
+            for row, (status, reason, retry_at) in done:
+                stored = stored_rows.get(row.id or 0)
+                if stored is None or stored.status != "sending":
+                    continue  # reclaimed or cancelled meanwhile
                 stored.status, stored.reason, stored.next_attempt_at = status, reason, retry_at
-                if status in ("sent", "failed") or reason not in ("", "429"):
+                stored.claimed_by = None
+                if status in ("sent", "failed") or reason not in ("", "429", "unreachable"):
                     stored.attempts += 1
                 if status == "sent":
                     stored.sent_at = now
                     sent_ids.append(stored.id or 0)
+                if (status, reason) == ("failed", "blocked"):
+                    unreachable.add(stored.identity_id)
                 session.add(stored)
             await outbox_repo.set_delivery(session, sent_ids, "sent")
             await outbox_repo.mark_unreachable(session, unreachable, now)
@@ -565,18 +584,21 @@ async def work_forever(
     leadership = Leadership(channel.runtime.db, f"telegram-worker:{bot_id}")
     try:
         while True:
+            busy = False
             try:
                 if not await leadership.lead():
                     await asyncio.sleep(interval * 5)
                     continue
-                await channel.process_pending()
-                await sender.send_pending()
+                busy = await channel.process_pending() > 0
+                busy = await sender.send_pending() > 0 or busy
                 if channel.desk is not None:
                     await channel.desk.post_new_reports(since)
             except (DBAPIError, OSError, StorageUnavailable) as error:
                 log.error("telegram worker paused: %s", type(error).__name__)
             except Exception:
                 log.exception("telegram worker pass failed")
+            if busy:
+                continue  # a broadcast under way: straight on to the next batch
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +31,7 @@ from pywa_async.errors import WhatsAppError
 from pywa_async.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import TemplateLanguage
 
+from bot.handlers.outbox_flush import ResultBuffer
 from bot.handlers.rate import TokenBucket
 from bot.handlers.whatsapp_render import (
     ButtonsOut,
@@ -60,7 +61,11 @@ BACKOFF_CAP = timedelta(minutes=5)
 MAX_THROTTLE_EXPONENT = 4
 INLINE_WAIT = 1.0  # seconds a send may wait for its turn before the row is put back
 PARALLEL_CHATS = 32
-INTERRUPTED_AFTER = timedelta(minutes=10)
+# A "sending" row claimed by another instance: WhatsApp's status webhook (which carries the
+# row's tracker) reconciles it if the send went through; after this long without one it
+# was not sent. One of this instance's own, after STALE_CLAIM.
+RECLAIM_AFTER = timedelta(seconds=60)
+STALE_CLAIM = timedelta(minutes=10)
 PAIR_BUCKETS_KEPT = 10_000
 
 
@@ -84,6 +89,10 @@ class _Later(Exception):
         self.seconds = seconds
 
 
+# A claimed row, its chat, and what sending it came to.
+Done = tuple[Outbox, ChannelIdentity, SendOutcome]
+
+
 def tracker_for(row_id: int) -> str:
     return f"outbox:{row_id}"
 
@@ -91,7 +100,9 @@ def tracker_for(row_id: int) -> str:
 class WhatsAppSender:
     """Delivers pending WhatsApp outbox rows, in order per recipient."""
 
-    def __init__(self, runtime: Runtime, client: WhatsApp) -> None:
+    def __init__(
+        self, runtime: Runtime, client: WhatsApp, reclaim_after: timedelta = RECLAIM_AFTER
+    ) -> None:
         self.runtime = runtime
         self.client = client
         settings = runtime.settings
@@ -102,49 +113,61 @@ class WhatsAppSender:
         self._pair_strikes: dict[str, int] = {}
         self._paused_until = 0.0
         self._throttle_strikes = 0
+        # Rows this sender claims carry its id; another's "sending" rows were interrupted.
+        self.instance = secrets.token_hex(8)
+        self.reclaim_after = reclaim_after
+        self.batch = max(20, int(rate / 2))  # about half a second of sending per pass
 
     # -- one pass --------------------------------------------------------------------------
 
-    async def send_pending(self, limit: int = 100) -> int:
-        """Claim due rows, send them, record what happened. Returns the rows sent."""
+    async def send_pending(self, limit: int | None = None) -> int:
+        """Claim due rows, send them, record each outcome as it comes. Returns the rows
+        sent."""
         if time.monotonic() < self._paused_until:
             return 0
         now = utcnow()
         async with self.runtime.db.transaction() as session:
-            claimed = await outbox_repo.claim_due(session, Channel.WHATSAPP, now, limit)
-            await outbox_repo.fail_interrupted(session, Channel.WHATSAPP, now - INTERRUPTED_AFTER)
+            await outbox_repo.reclaim_interrupted(
+                session, Channel.WHATSAPP, self.instance, now, self.reclaim_after, STALE_CLAIM
+            )
+            claimed = await outbox_repo.claim_due(
+                session, Channel.WHATSAPP, now, limit or self.batch, self.instance
+            )
         by_chat: dict[int, list[tuple[Outbox, ChannelIdentity]]] = {}
         for row, identity in claimed:
             by_chat.setdefault(identity.id or 0, []).append((row, identity))
-        results: dict[int, SendOutcome] = {}
         gate = asyncio.Semaphore(PARALLEL_CHATS)
+        sent = 0
 
-        async def run_chat(items: list[tuple[Outbox, ChannelIdentity]]) -> None:
+        async def run_chat(
+            items: list[tuple[Outbox, ChannelIdentity]], buffer: ResultBuffer[Done]
+        ) -> None:
+            nonlocal sent
             async with gate:
                 held: SendOutcome | None = None
                 for row, identity in items:
-                    assert row.id is not None
                     if held is not None and held.status == "skipped":
-                        results[row.id] = held
+                        buffer.add((row, identity, held))
                         continue
                     if held is not None or time.monotonic() < self._paused_until:
                         # Keep this person's order: later rows wait for the held one.
                         retry_at = held.retry_at if held is not None else self._resume_at()
-                        results[row.id] = SendOutcome(
-                            "pending", row.reason, retry_at, counts_as_try=False
-                        )
+                        later = SendOutcome("pending", row.reason, retry_at, counts_as_try=False)
+                        buffer.add((row, identity, later))
                         continue
                     outcome = await self._send(row, identity)
-                    results[row.id] = outcome
-                    if outcome.status == "pending":
+                    buffer.add((row, identity, outcome))
+                    if outcome.status == "sent":
+                        sent += 1
+                    elif outcome.status == "pending":
                         held = outcome
                     elif outcome.unreachable:
                         held = SendOutcome("skipped", "unreachable")
 
-        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
-        await self._record(claimed, results)
+        async with ResultBuffer(self._record) as buffer:
+            await asyncio.gather(*(run_chat(items, buffer) for items in by_chat.values()))
         self._prune()
-        return sum(1 for outcome in results.values() if outcome.status == "sent")
+        return sent
 
     def _resume_at(self) -> datetime:
         return utcnow() + timedelta(seconds=max(0.0, self._paused_until - time.monotonic()))
@@ -333,22 +356,19 @@ class WhatsAppSender:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    async def _record(
-        self,
-        claimed: Sequence[tuple[Outbox, ChannelIdentity]],
-        results: dict[int, SendOutcome],
-    ) -> None:
+    async def _record(self, done: list[Done]) -> None:
         now = utcnow()
         unreachable: set[int] = set()
         sent_ids: list[int] = []
         async with self.runtime.db.transaction() as session:
-            for row, identity in claimed:
-                outcome = results.get(row.id or 0)
-                stored = await session.get(Outbox, row.id)
-                if stored is None or outcome is None:
-                    continue
+            stored_rows = await outbox_repo.by_ids(session, [row.id or 0 for row, _, _ in done])
+            for row, identity, outcome in done:
+                stored = stored_rows.get(row.id or 0)
+                if stored is None or stored.status != "sending":
+                    continue  # reconciled by a status webhook, reclaimed or cancelled
                 stored.status, stored.reason = outcome.status, outcome.reason
                 stored.next_attempt_at = outcome.retry_at
+                stored.claimed_by = None
                 stored.parts_sent = max(stored.parts_sent, outcome.parts_sent)
                 if outcome.counts_as_try:
                     stored.attempts += 1

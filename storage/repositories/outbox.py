@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +32,7 @@ async def claim_pending_for(
 
 
 async def claim_due(
-    session: AsyncSession, channel: str, now: datetime, limit: int
+    session: AsyncSession, channel: str, now: datetime, limit: int, claimed_by: str = ""
 ) -> list[tuple[Outbox, ChannelIdentity]]:
     """A push channel's due rows, marked "sending" (with the claim time in
     `next_attempt_at`) and locked so no other sender takes them.
@@ -74,23 +74,55 @@ async def claim_due(
         elif row.broadcast_id is not None and identity.broadcasts_stopped_at is not None:
             row.status, row.reason = "skipped", "opted_out"
         else:
-            row.status, row.next_attempt_at = "sending", now
+            row.status, row.next_attempt_at, row.claimed_by = "sending", now, claimed_by or None
             claimed.append((row, identity))
         session.add(row)
     return claimed
 
 
-async def fail_interrupted(session: AsyncSession, channel: str, claimed_before: datetime) -> None:
-    """Rows left "sending" by a crashed sender: the platform may have them already, so they
-    are not sent again (at most once) but marked for officers to see."""
+async def reclaim_interrupted(
+    session: AsyncSession,
+    channel: str,
+    claimed_by: str,
+    now: datetime,
+    grace: timedelta,
+    stale: timedelta,
+) -> int:
+    """Rows left "sending" by a sender that is gone: claimed by another instance more than
+    `grace` ago, or by this one more than `stale` ago. The platform may have them already.
+
+    - A broadcast row goes back to pending: missing a distribution date is worse than
+      reading it twice (the remaining at-least-once window, see README).
+    - A conversation reply is not sent again (at most once), but marked for officers: a
+      late copy of an old answer would confuse more than it helps.
+
+    Returns how many rows were reclaimed.
+    """
     statement = select(Outbox).where(
         Outbox.channel == channel,
         Outbox.status == "sending",
-        col(Outbox.next_attempt_at) < claimed_before,
+        col(Outbox.next_attempt_at) < now - grace,
+        (col(Outbox.claimed_by).is_(None))
+        | (col(Outbox.claimed_by) != claimed_by)
+        | (col(Outbox.next_attempt_at) < now - stale),
     )
-    for row in (await session.exec(statement)).all():
-        row.status, row.reason = "failed", "interrupted"
+    rows = (await session.exec(statement)).all()
+    for row in rows:
+        if row.broadcast_id is not None:
+            row.status, row.next_attempt_at = "pending", None
+        else:
+            row.status = "failed"
+        row.reason, row.claimed_by = "interrupted", None
         session.add(row)
+    return len(rows)
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Outbox]:
+    """Rows by id, in one statement (a sender records a batch of outcomes)."""
+    if not ids:
+        return {}
+    rows = await session.exec(select(Outbox).where(col(Outbox.id).in_(list(ids))))
+    return {row.id or 0: row for row in rows.all()}
 
 
 async def set_delivery(session: AsyncSession, outbox_ids: Sequence[int], state: str) -> None:

@@ -120,3 +120,68 @@ async def test_a_whatsapp_subscriber_outside_the_window_gets_the_template(
         ).all()
     assert sorted(r.sent_as for r in rows) == ["free", "template"]
     assert all(r.platform_message_id for r in rows)
+
+
+async def _interrupt(runtime: Runtime, broadcast_id: int, seconds_ago: float) -> list[int]:
+    """Leave the broadcast's rows as a killed sender would: "sending", claimed by it."""
+    async with runtime.db.transaction() as session:
+        rows = (await session.exec(select(Outbox).where(Outbox.broadcast_id == broadcast_id))).all()
+        for row in rows:
+            # Whatever the platform answered was never written down.
+            row.status, row.claimed_by = "sending", "dead-instance"
+            row.parts_sent, row.sent_at, row.platform_message_id, row.sent_as = 0, None, None, ""
+            row.next_attempt_at = utcnow() - timedelta(seconds=seconds_ago)
+            session.add(row)
+        return [row.id or 0 for row in rows]
+
+
+async def test_telegram_rows_of_a_killed_sender_are_sent_again_after_the_grace(
+    rig: Rig,
+) -> None:
+    await _village(rig.runtime)
+    await _subscribe_on_telegram(rig, 5550201)
+    broadcast_id = await _broadcast(rig.runtime, "telegram", "Pencairan PKH Selasa.")
+    await _interrupt(rig.runtime, broadcast_id, seconds_ago=5)
+    await rig.settle()  # within the grace: a predecessor may still be finishing its pass
+    assert not [t for t in rig.fake.texts(5550201) if "Selasa" in t]
+    await _interrupt(rig.runtime, broadcast_id, seconds_ago=20)
+    await rig.settle()
+    assert len([t for t in rig.fake.texts(5550201) if "Selasa" in t]) == 1
+    async with rig.runtime.db.session() as session:
+        row = (await session.exec(select(Outbox).where(Outbox.broadcast_id == broadcast_id))).one()
+    assert row.status == "sent" and row.claimed_by is None
+
+
+async def test_whatsapp_rows_of_a_killed_sender_are_reconciled_from_their_status(
+    wa_rig: WaRig,
+) -> None:
+    rig = wa_rig
+    await _village(rig.runtime)
+    for phone, user in (("6281234567011", "ID.11"), ("6281234567012", "ID.12")):
+        await rig.say("halo", phone, user)
+        await rig.tap("welcome:agree", phone, user)
+        await rig.tap("menu:schedule", phone, user)
+        await rig.say("Leksono", phone, user)
+        await rig.tap("sched:sub:all", phone, user)
+    broadcast_id = await _broadcast(rig.runtime, "whatsapp", "Pencairan PKH Rabu.")
+    await rig.settle()
+    calls = [c for c in rig.fake.sent_calls() if "Rabu" in str(c.body)]
+    assert len(calls) == 2
+    # The kill came after WhatsApp accepted both but before either was recorded.
+    ids = await _interrupt(rig.runtime, broadcast_id, seconds_ago=90)
+    first = next(c for c in calls if c.tracker == f"outbox:{ids[0]}")
+    assert await rig.post(rig.fake.status(first, "sent")) == 200
+    while await rig.channel.process_pending():
+        pass
+    await rig.settle()
+    again = [c for c in rig.fake.sent_calls() if "Rabu" in str(c.body)]
+    # The first is known sent from its status; the second had none: sent once more.
+    assert len(again) == 3
+    assert [c.tracker for c in again[2:]] == [f"outbox:{ids[1]}"]
+    async with rig.runtime.db.session() as session:
+        rows = (
+            await session.exec(
+                select(Outbox).where(Outbox.broadcast_id == broadcast_id).order_by(col(Outbox.id))
+            )
+        ).all()
+    assert [r.status for r in rows] == ["sent", "sent"]
