@@ -38,9 +38,13 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_officer_chat_id: int | None = None
     # Outbound limits (Telegram: about 30 messages/s per bot, 1/s per chat with short bursts).
-    telegram_messages_per_second: float = Field(default=30.0, gt=0, le=1000)
+    # (Above the platform's limits only for benchmarks against the fake servers.)
+    telegram_messages_per_second: float = Field(default=30.0, gt=0, le=10_000)
     telegram_chat_burst: int = Field(default=3, ge=1, le=20)
     telegram_chat_seconds: float = Field(default=1.0, ge=0, le=60)
+    # A message a crashed instance had claimed is sent again after this long (Telegram
+    # cannot say whether it went out: see "Crash safety" in the README).
+    telegram_reclaim_seconds: float = Field(default=15.0, ge=0, le=3600)
 
     whatsapp_access_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None
@@ -51,9 +55,12 @@ class Settings(BaseSettings):
     # Outbound limits: Cloud API throughput per phone number (80/s by default, up to 1,000
     # once Meta raises it) and the pair rate, about one message per 6 s to one person with
     # short bursts allowed.
-    whatsapp_messages_per_second: float = Field(default=80.0, gt=0, le=1000)
+    whatsapp_messages_per_second: float = Field(default=80.0, gt=0, le=10_000)
     whatsapp_pair_burst: int = Field(default=10, ge=1, le=45)
     whatsapp_pair_seconds: float = Field(default=6.0, ge=0, le=60)
+    # How long a crashed instance's claimed messages wait for their status webhook (which
+    # proves they went out) before they are sent again.
+    whatsapp_reclaim_seconds: float = Field(default=60.0, ge=0, le=3600)
     # Approved templates for messages outside the 24-hour window, per purpose and locale:
     # {"report_update": {"id": "bansos_kabar_laporan:id", "en": "bansos_kabar_laporan:en"}}.
     whatsapp_templates: dict[str, dict[str, str]] = Field(

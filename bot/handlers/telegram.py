@@ -86,10 +86,10 @@ COMMAND_WORDS = {
 BACKOFF_CAP = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 PARALLEL_CHATS = 16
-# A "sending" row claimed by another instance that long ago was interrupted; one of this
-# instance's own, after STALE_CLAIM. Telegram has no way to ask whether a message went
-# out, so this only keeps a row away from a predecessor still finishing its pass.
-RECLAIM_AFTER = timedelta(seconds=15)
+# A "sending" row claimed by another instance more than TELEGRAM_RECLAIM_SECONDS ago was
+# interrupted; one of this instance's own, after STALE_CLAIM. Telegram has no way to ask
+# whether a message went out, so the wait only keeps a row away from a predecessor still
+# finishing its pass.
 STALE_CLAIM = timedelta(minutes=10)
 MAX_BODY = 1024 * 1024  # Telegram updates are a few kilobytes
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -352,9 +352,7 @@ async def poll_forever(bot: Bot, inbox: TelegramInbox, wake: asyncio.Event) -> N
 class TelegramSender:
     """Delivers pending outbox rows of the Telegram channel, in order per chat."""
 
-    def __init__(
-        self, runtime: Runtime, bot: Bot, reclaim_after: timedelta = RECLAIM_AFTER
-    ) -> None:
+    def __init__(self, runtime: Runtime, bot: Bot, reclaim_after: timedelta | None = None) -> None:
         self.runtime = runtime
         self.bot = bot
         settings = runtime.settings
@@ -364,7 +362,7 @@ class TelegramSender:
         self._paused_until = 0.0
         # Rows this sender claims carry its id; another's "sending" rows were interrupted.
         self.instance = secrets.token_hex(8)
-        self.reclaim_after = reclaim_after
+        self.reclaim_after = reclaim_after or timedelta(seconds=settings.telegram_reclaim_seconds)
         self.batch = max(10, int(rate / 2))  # about half a second of sending per pass
 
     def _chat_bucket(self, chat_id: str) -> TokenBucket:

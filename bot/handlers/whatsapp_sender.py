@@ -62,9 +62,8 @@ MAX_THROTTLE_EXPONENT = 4
 INLINE_WAIT = 1.0  # seconds a send may wait for its turn before the row is put back
 PARALLEL_CHATS = 32
 # A "sending" row claimed by another instance: WhatsApp's status webhook (which carries the
-# row's tracker) reconciles it if the send went through; after this long without one it
-# was not sent. One of this instance's own, after STALE_CLAIM.
-RECLAIM_AFTER = timedelta(seconds=60)
+# row's tracker) reconciles it if the send went through; after WHATSAPP_RECLAIM_SECONDS
+# without one it was not sent. One of this instance's own, after STALE_CLAIM.
 STALE_CLAIM = timedelta(minutes=10)
 PAIR_BUCKETS_KEPT = 10_000
 
@@ -101,7 +100,7 @@ class WhatsAppSender:
     """Delivers pending WhatsApp outbox rows, in order per recipient."""
 
     def __init__(
-        self, runtime: Runtime, client: WhatsApp, reclaim_after: timedelta = RECLAIM_AFTER
+        self, runtime: Runtime, client: WhatsApp, reclaim_after: timedelta | None = None
     ) -> None:
         self.runtime = runtime
         self.client = client
@@ -115,7 +114,7 @@ class WhatsAppSender:
         self._throttle_strikes = 0
         # Rows this sender claims carry its id; another's "sending" rows were interrupted.
         self.instance = secrets.token_hex(8)
-        self.reclaim_after = reclaim_after
+        self.reclaim_after = reclaim_after or timedelta(seconds=settings.whatsapp_reclaim_seconds)
         self.batch = max(20, int(rate / 2))  # about half a second of sending per pass
 
     # -- one pass --------------------------------------------------------------------------

@@ -3,14 +3,20 @@
 The real aiogram client talks to it through `TELEGRAM_API_URL`. It serves queued updates
 to getUpdates, records every call, enforces Telegram's limits (4,096 characters of text,
 64 bytes of callback_data, 100 inline buttons) and can be told to answer 429 with
-`retry_after`, 500, or 403 for a blocked user.
+`retry_after`, 500, or 403 for a blocked user. With `global_limit` (messages per second
+for the bot) and `chat_limit` (messages, seconds per chat) it enforces flood limits the way
+Telegram does: a message over either is refused with 429 and `retry_after`, and counted in
+`throttled`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +25,7 @@ from aiohttp import web
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
 BUTTON_LIMIT = 100
+SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "editMessageText"})
 
 
 @dataclass
@@ -35,6 +42,11 @@ class FakeTelegram:
     failures: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     blocked_chats: set[int] = field(default_factory=set)
     files: dict[str, bytes] = field(default_factory=dict)
+    global_limit: float | None = None  # messages per second for the whole bot
+    chat_limit: tuple[int, float] | None = None  # (messages, seconds) per chat
+    throttled: int = 0  # sends refused with 429 by the limits above
+    _sent_at: deque[float] = field(default_factory=deque)
+    _chat_sent_at: dict[int, deque[float]] = field(default_factory=dict)
     _next_update_id: int = 1000
     _next_message_id: int = 1
     _runner: web.AppRunner | None = None
@@ -143,11 +155,36 @@ class FakeTelegram:
             if name == method:
                 del self.failures[index]
                 return _error(status, body.pop("description", "Fake failure"), **body)
+        if method in SENDS:
+            wait = self._flood_wait(int(params.get("chat_id") or 0))
+            if wait is not None:
+                self.throttled += 1
+                return _error(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
         self.calls.append(Call(method, params))
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _ok(True)
         return await handler(params)  # type: ignore[no-any-return]
+
+    def _flood_wait(self, chat_id: int) -> int | None:
+        """Seconds to wait when this send would break a flood limit, else None (and the
+        send is counted)."""
+        now = time.monotonic()
+        window = self._sent_at
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if self.global_limit is not None and len(window) >= self.global_limit:
+            return 1
+        chat_window = self._chat_sent_at.setdefault(chat_id, deque())
+        if self.chat_limit is not None:
+            limit, seconds = self.chat_limit
+            while chat_window and chat_window[0] <= now - seconds:
+                chat_window.popleft()
+            if len(chat_window) >= limit:
+                return max(1, math.ceil(chat_window[0] + seconds - now))
+        window.append(now)
+        chat_window.append(now)
+        return None
 
     async def _getMe(self, _: dict[str, Any]) -> web.Response:
         return _ok({"id": 1, "is_bot": True, "first_name": "Bansos", "username": "bansos_bot"})

@@ -26,15 +26,16 @@ import asyncio
 import hashlib
 import hmac
 import itertools
+import json
 import re
 import socket
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from json import JSONDecodeError
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 VERSION_PATTERN = r"v\d+(?:\.\d+)?"
@@ -257,7 +258,13 @@ class FakeWhatsApp:
     throughput_limit: float | None = None  # messages per second for the phone number
     pair_limit: tuple[int, float] | None = None  # (messages, seconds) per recipient
     latency: float = 0.0  # seconds added to every POST /messages
+    # Where Meta would POST status webhooks (url, app secret): a "sent" status for every
+    # accepted message, retried with backoff while the app does not answer 200, as Meta does.
+    status_webhook: tuple[str, str] | None = None
+    webhook_retry_seconds: float = 0.5
+    statuses_delivered: int = 0
     port: int = 0
+    _webhook_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _sent_at: deque[float] = field(default_factory=deque)
     _pair_sent_at: dict[str, deque[float]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -719,6 +726,8 @@ class FakeWhatsApp:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        for task in list(self._webhook_tasks):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -729,7 +738,7 @@ class FakeWhatsApp:
     async def _messages(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
-        except (JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         record = body if isinstance(body, dict) else {}
         if not self._authorized(request):
@@ -796,9 +805,31 @@ class FakeWhatsApp:
         sent: dict[str, str] = {"id": wamid}
         if body.get("type") == "template":
             sent["message_status"] = "accepted"
+        if self.status_webhook is not None:
+            task = asyncio.create_task(self._post_status(self.calls[-1]))
+            self._webhook_tasks.add(task)
+            task.add_done_callback(self._webhook_tasks.discard)
         return web.json_response(
             {"messaging_product": "whatsapp", "contacts": [person], "messages": [sent]}
         )
+
+    async def _post_status(self, call: Call, attempts: int = 120) -> None:
+        """POST the "sent" status of an accepted message to the app, signed, until it
+        answers 200 (Meta retries failed webhook deliveries with backoff)."""
+        assert self.status_webhook is not None
+        url, secret = self.status_webhook
+        body = json.dumps(self.status(call, "sent")).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)}
+        async with aiohttp.ClientSession() as client:
+            for _ in range(attempts):
+                try:
+                    async with client.post(url, data=body, headers=headers) as answer:
+                        if answer.status == 200:
+                            self.statuses_delivered += 1
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(self.webhook_retry_seconds)
 
     def _take_failure(self, keys: set[str]) -> Failure | None:
         for failure in self.failures:
