@@ -32,7 +32,7 @@ from pywa_async.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import TemplateLanguage
 
 from bot.handlers.outbox_flush import ResultBuffer
-from bot.handlers.rate import TokenBucket
+from bot.handlers.rate import SlidingWindow, TokenBucket
 from bot.handlers.whatsapp_render import (
     ButtonsOut,
     TextOut,
@@ -106,7 +106,7 @@ class WhatsAppSender:
         self.client = client
         settings = runtime.settings
         rate = settings.whatsapp_messages_per_second
-        self._global = TokenBucket.per_second(rate, rate)
+        self._global = SlidingWindow.per_second(rate)
         self._pairs: dict[str, TokenBucket] = {}
         self._pair_held: dict[str, float] = {}
         self._pair_strikes: dict[str, int] = {}
@@ -115,7 +115,7 @@ class WhatsAppSender:
         # Rows this sender claims carry its id; another's "sending" rows were interrupted.
         self.instance = secrets.token_hex(8)
         self.reclaim_after = reclaim_after or timedelta(seconds=settings.whatsapp_reclaim_seconds)
-        self.batch = max(20, int(rate / 2))  # about half a second of sending per pass
+        self.batch = max(20, min(500, int(rate / 2)))  # about half a second of sending
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -357,11 +357,17 @@ class WhatsAppSender:
 
     async def _record(self, done: list[Done]) -> None:
         now = utcnow()
+        sent = [
+            outbox_repo.Accepted(row.id or 0, outcome.wamid, outcome.sent_as, outcome.parts_sent)
+            for row, _, outcome in done
+            if outcome.status == "sent"
+        ]
+        others = [item for item in done if item[2].status != "sent"]
         unreachable: set[int] = set()
-        sent_ids: list[int] = []
         async with self.runtime.db.transaction() as session:
-            stored_rows = await outbox_repo.by_ids(session, [row.id or 0 for row, _, _ in done])
-            for row, identity, outcome in done:
+            await outbox_repo.record_sent(session, sent, now)
+            stored_rows = await outbox_repo.by_ids(session, [row.id or 0 for row, _, _ in others])
+            for row, identity, outcome in others:
                 stored = stored_rows.get(row.id or 0)
                 if stored is None or stored.status != "sending":
                     continue  # reconciled by a status webhook, reclaimed or cancelled
@@ -373,12 +379,7 @@ class WhatsAppSender:
                     stored.attempts += 1
                 if outcome.sent_as:
                     stored.sent_as = outcome.sent_as
-                if outcome.status == "sent":
-                    stored.sent_at = now
-                    stored.platform_message_id = outcome.wamid
-                    sent_ids.append(stored.id or 0)
                 if outcome.unreachable:
                     unreachable.add(identity.id or 0)
                 session.add(stored)
-            await outbox_repo.set_delivery(session, sent_ids, "sent")
             await outbox_repo.mark_unreachable(session, unreachable, now)

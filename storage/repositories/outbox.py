@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -115,6 +117,57 @@ async def reclaim_interrupted(
         row.reason, row.claimed_by = "interrupted", None
         session.add(row)
     return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A row the platform accepted, and what it said about it."""
+
+    row_id: int
+    platform_message_id: str | None = None
+    sent_as: str = ""
+    parts_sent: int = 0
+
+
+async def record_sent(session: AsyncSession, accepted: Sequence[Accepted], now: datetime) -> None:
+    """Mark accepted rows sent in one executemany UPDATE (only rows still "sending": one a
+    status webhook or a cancel moved on stays where it is), then their message-log rows,
+    unless those are further along already (delivered, read)."""
+    if not accepted:
+        return
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("row_id"), table.c.status == "sending")
+        .values(
+            status="sent",
+            reason="",
+            sent_at=now,
+            next_attempt_at=None,
+            claimed_by=None,
+            attempts=table.c.attempts + 1,
+            platform_message_id=bindparam("platform_id"),
+            sent_as=bindparam("how"),
+            parts_sent=bindparam("parts"),
+        )
+    )
+    connection = await session.connection()
+    await connection.execute(
+        statement,
+        [
+            {"row_id": a.row_id, "platform_id": a.platform_message_id, "how": a.sent_as,
+             "parts": a.parts_sent}
+            for a in accepted
+        ],
+    )  # fmt: skip
+    await session.exec(
+        update(MessageLog)
+        .where(
+            col(MessageLog.outbox_id).in_([a.row_id for a in accepted]),
+            col(MessageLog.delivery).in_(["", "pending"]),
+        )
+        .values(delivery="sent")
+    )
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Outbox]:

@@ -140,3 +140,79 @@ def test_a_report_from_the_web_chat_handled_in_the_dashboard(
         resident.screenshot(path=str(ARTIFACTS / "dashboard-resident.png"), full_page=True)
         assert resident.evaluate("window.__xss") is None
         browser.close()
+
+
+async def _run_broadcast_clock(settings: Settings) -> None:
+    from bot.workers.broadcasts import run_once
+
+    runtime = build_runtime(settings)
+    try:
+        await run_once(runtime)
+    finally:
+        await runtime.db.dispose()
+
+
+def test_a_schedule_broadcast_reaches_a_subscribed_resident(
+    office_server: str, settings: Settings
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        resident = browser.new_context(viewport={"width": 412, "height": 860}).new_page()
+        resident.goto(office_server + "/chat")
+        box = resident.locator("#text")
+        live = "button:not([disabled])"
+        box.fill("halo")
+        box.press("Enter")
+        for label in ("Setuju", "Jadwal penyaluran"):
+            resident.locator(live, has_text=label).first.click()
+        box.fill("leksno")  # a typo
+        box.press("Enter")
+        expect(resident.locator(".msg.out").last).to_contain_text("kabari")
+        resident.locator(live, has_text="Ya, semua bantuan").first.click()
+        expect(resident.locator(".msg.out", has_text="kami akan mengabari")).to_have_count(1)
+
+        officer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        officer.goto(office_server + "/login")
+        officer.fill("input[name=username]", "darmo")
+        officer.fill("input[name=password]", PASSWORD)
+        officer.click("button[type=submit]")
+        officer.goto(office_server + "/schedules/new")
+        officer.select_option("select[name=programme]", "BPNT")
+        officer.fill("input[name=phase]", "Tahap 1 2027")
+        officer.fill("input[name=day]", "2030-01-15")
+        officer.fill("input[name=place]", "Balai Desa Leksono <b>")
+        officer.fill("input[name=bring]", "KTP, KK, kartu KKS")
+        officer.locator("input[name=village]").first.check()
+        officer.locator("form.schedule-form button[type=submit]").click()
+        expect(officer.locator(".notice")).to_contain_text("tersimpan")
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-schedules.png"), full_page=True)
+        officer.goto(office_server + "/broadcasts")
+        officer.locator("input[name=village]").first.check()
+        officer.locator("input[name=programme][value=BPNT]").check()
+        officer.locator("button[value=preview]").click()
+        expect(officer.locator("#preview h3")).to_contain_text("Akan diterima 1 chat")
+        expect(officer.locator("#preview")).to_contain_text("Balai Desa Leksono <b>")
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-broadcast-preview.png"), full_page=True)
+        officer.locator("button[value=send]").click()
+        officer.wait_for_url("**/broadcasts/*")
+        worker = threading.Thread(target=asyncio.run, args=(_run_broadcast_clock(settings),))
+        worker.start()
+        worker.join()
+        officer.reload()
+        expect(officer.locator(".counts-grid")).to_be_visible()
+        officer.screenshot(path=str(ARTIFACTS / "dashboard-broadcast.png"), full_page=True)
+
+        resident.reload()
+        expect(resident.locator(".msg.out", has_text="Kabar penyaluran bantuan")).to_have_count(
+            1, timeout=15000
+        )
+        expect(resident.locator(".msg.out", has_text="Balai Desa Leksono <b>")).to_have_count(1)
+        resident.screenshot(path=str(ARTIFACTS / "webchat-broadcast.png"), full_page=True)
+        assert officer.evaluate("window.__xss") is None
+        browser.close()
