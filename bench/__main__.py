@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bench import engine_steps, registry, telegram_path, whatsapp_path
+from bench import broadcast, engine_steps, registry, telegram_path, whatsapp_path
 
 if __name__ == "__main__":
     engine_steps.main()
     telegram_path.main()
     whatsapp_path.main()
     registry.main()
+    broadcast.main()
