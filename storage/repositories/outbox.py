@@ -17,9 +17,11 @@ async def claim_pending_for(
     session: AsyncSession, identity_id: int, limit: int = 20
 ) -> Sequence[Outbox]:
     """Pending rows of one identity, oldest first, locked so no other sender takes them.
-    Rows of a broadcast that is not sending (paused) wait."""
+    Rows of a broadcast that is not sending (paused) wait; a broadcast row of a chat that
+    said STOP since is skipped instead."""
     statement = (
-        select(Outbox)
+        select(Outbox, ChannelIdentity.broadcasts_stopped_at)
+        .join(ChannelIdentity, col(ChannelIdentity.id) == col(Outbox.identity_id))
         .outerjoin(Broadcast, col(Broadcast.id) == col(Outbox.broadcast_id))
         .where(
             Outbox.identity_id == identity_id,
@@ -30,7 +32,14 @@ async def claim_pending_for(
         .limit(limit)
         .with_for_update(skip_locked=True, of=Outbox)
     )
-    return (await session.exec(statement)).all()
+    claimed = []
+    for row, stopped_at in (await session.exec(statement)).all():
+        if row.broadcast_id is not None and stopped_at is not None:
+            row.status, row.reason = "skipped", "opted_out"
+            session.add(row)
+        else:
+            claimed.append(row)
+    return claimed
 
 
 async def claim_due(

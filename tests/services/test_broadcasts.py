@@ -22,7 +22,7 @@ from bot.services.broadcasts import (
     BroadcastService,
     BroadcastStateError,
 )
-from bot.services.outbox import OutboxQueue
+from bot.services.outbox import OutboxQueue, deliver_pending
 from bot.services.schedules import ScheduleInput, ScheduleService
 from bot.services.subscriptions import SubscriptionService
 from storage.models import ChannelIdentity, MessageLog, Outbox, Resident, Village
@@ -277,3 +277,34 @@ async def test_cli_status_shows_a_progress_bar(runtime: Runtime, repo_root: Path
         subprocess.run, [*bansos, "999999"], env=env, capture_output=True, text=True
     )
     assert missing.returncode == 2 and "tidak ada" in missing.stderr
+
+
+async def test_the_web_chat_hands_over_no_broadcast_after_stop(runtime: Runtime) -> None:
+    await _people(runtime)
+    async with runtime.db.transaction() as session:
+        resident = Resident(locale="id")
+        session.add(resident)
+        await session.flush()
+        web = ChannelIdentity(channel="webchat", external_id="web-1", resident_id=resident.id or 0)
+        session.add(web)
+        await session.flush()
+        web_id = web.id or 0
+        await SubscriptionService(session).subscribe(web_id, LEKSONO, ["PKH"], NOW)
+        audience = Audience((LEKSONO,), ("PKH",), ("webchat",))
+        for text in ("Pertama.", "Kedua."):
+            await _service(session, runtime).compose(
+                BroadcastDraft(audience, NOW, {"id": text}), None, "officer:1", NOW
+            )
+        await _service(session, runtime).start_due(NOW)
+    async with runtime.db.transaction() as session:
+        first = await deliver_pending(session, runtime.catalogs, web_id, NOW, limit=1)
+        assert [row.text.split("\n")[0] for row, _ in first] == ["Pertama."]
+        await SubscriptionService(session).stop(web_id, NOW)
+    async with runtime.db.transaction() as session:
+        assert await deliver_pending(session, runtime.catalogs, web_id, NOW) == []
+        second = (
+            await session.exec(
+                select(Outbox).where(Outbox.identity_id == web_id, Outbox.status == "skipped")
+            )
+        ).one()
+    assert second.reason == "opted_out" and second.text.startswith("Kedua.")
