@@ -11,7 +11,6 @@ measures that window.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -61,12 +60,10 @@ class ResultBuffer(Generic[Item]):
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        # Let a flush under way finish (never cut a transaction short), then the rest.
+        # Let a flush under way finish, even when the pass itself is being cancelled: a
+        # transaction cut short would leave SQLite's write lock behind it.
         self._closing = True
         self._arrived.set()
         if self._task is not None:
-            if error is not None and not isinstance(error, Exception):
-                self._task.cancel()  # the pass itself is being cancelled
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.shield(self._task)
         await self.flush()
