@@ -28,7 +28,7 @@ import hmac
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -38,6 +38,7 @@ from pywa_async.client import WhatsApp
 from pywa_async.errors import WhatsAppError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.whatsapp_sender import RE_ENGAGEMENT, UNDELIVERABLE, WhatsAppSender
@@ -247,9 +248,14 @@ class WhatsAppChannel:
             rows = [*await self._load("deferred", limit), *rows]
         by_sender: dict[str, list[Incoming]] = {}
         handled = 0
+        statuses: list[tuple[InboundEvent, dict[str, Any]]] = []
         for row in rows:
             try:
-                incoming = await self._prepare(row)
+                item = self._open(row)
+                if "status" in item:
+                    statuses.append((row, item["status"]))
+                    continue
+                incoming = await self._prepare(row, item)
             except (DBAPIError, OSError):
                 raise
             except Exception:
@@ -263,6 +269,7 @@ class WhatsAppChannel:
                 continue
             handled += 1
             by_sender.setdefault(incoming.sender_id, []).append(incoming)
+        handled += await self._apply_statuses(statuses)
         gate = asyncio.Semaphore(PARALLEL_SENDERS)
 
         async def run_sender(items: list[Incoming]) -> None:
@@ -283,18 +290,12 @@ class WhatsAppChannel:
             )
             return list((await session.exec(statement)).all())
 
-    async def _prepare(self, row: InboundEvent) -> Incoming | None:
-        """The engine's input for a stored message; statuses are applied here (None)."""
+    def _open(self, row: InboundEvent) -> dict[str, Any]:
         sealed = row.payload.get("sealed")
-        item = json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else {}
-        if "status" in item:
-            if await self.apply_status(item["status"]):
-                await self._mark_done(row.id or 0)
-            elif utcnow() - row.received_at > STATUS_PATIENCE:
-                await self._mark_done(row.id or 0)  # a send that is not ours
-            else:
-                await self._defer(row)
-            return None
+        return json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else {}
+
+    async def _prepare(self, row: InboundEvent, item: dict[str, Any]) -> Incoming | None:
+        """The engine's input for a stored message (None: nothing to answer)."""
         message = item.get("message")
         incoming = (
             await self.to_incoming(row.platform_id, message, item.get("contact") or {})
@@ -305,15 +306,35 @@ class WhatsAppChannel:
             await self._mark_done(row.id or 0)
         return incoming
 
-    async def _defer(self, row: InboundEvent) -> None:
-        if row.status == "deferred":
-            return
-        row.status = "deferred"
+    async def _apply_statuses(self, statuses: list[tuple[InboundEvent, dict[str, Any]]]) -> int:
+        """Apply a pass's statuses in one transaction (a broadcast brings one or more per
+        message sent); returns how many were settled. A status whose send is not recorded
+        yet waits ("deferred"); after STATUS_PATIENCE it is dropped as not ours."""
+        if not statuses:
+            return 0
+        now = utcnow()
+        settled = 0
         async with self.runtime.db.transaction() as session:
-            event = await session.get(InboundEvent, row.id)
-            if event is not None:
-                event.status = "deferred"
+            for row, status in statuses:
+                try:
+                    applied = await self._apply(session, status, now)
+                except (DBAPIError, OSError):
+                    raise
+                except Exception:
+                    log.exception("whatsapp status row %s could not be applied; skipped", row.id)
+                    applied = True
+                event = await session.get(InboundEvent, row.id)
+                if event is None:
+                    continue
+                fresh = row.status != "deferred"  # a deferred one retried is no new work
+                if applied or now - row.received_at > STATUS_PATIENCE:
+                    event.status, event.payload, event.processed_at = "processed", {}, now
+                    settled += 1 if fresh or applied else 0
+                elif fresh:
+                    event.status = "deferred"
+                    settled += 1
                 session.add(event)
+        return settled
 
     async def _mark_done(self, event_id: int) -> None:
         async with self.runtime.db.transaction() as session:
@@ -406,38 +427,41 @@ class WhatsAppChannel:
     async def apply_status(self, status: dict[str, Any]) -> bool:
         """Move an outbox row (and its message-log rows) to what Meta reports. False when
         the row is not known (yet): a status can overtake the record of its send."""
+        async with self.runtime.db.transaction() as session:
+            return await self._apply(session, status, utcnow())
+
+    async def _apply(self, session: AsyncSession, status: dict[str, Any], now: datetime) -> bool:
         state = str(status.get("status"))
         tracker = str(status.get("biz_opaque_callback_data") or "")
-        now = utcnow()
-        async with self.runtime.db.transaction() as session:
-            row: Outbox | None = None
-            if tracker.startswith("outbox:") and tracker[7:].isdigit():
-                row = await session.get(Outbox, int(tracker[7:]))
-            if row is None:
-                row = (
-                    await session.exec(
-                        select(Outbox).where(Outbox.platform_message_id == str(status["id"]))
-                    )
-                ).first()
-            if row is None or row.channel != Channel.WHATSAPP:
-                return False
-            if state == "failed":
-                self._failed(row, status)
-                if row.reason.startswith(str(UNDELIVERABLE)):
-                    await outbox_repo.mark_unreachable(session, [row.identity_id], now)
-            elif state in STATUS_RANK:
-                was_failed = row.status == "failed" and row.reason == "interrupted"
-                if was_failed or STATUS_RANK[state] > STATUS_RANK.get(row.status, -1):
-                    row.status, row.reason = state, ""
-                    row.sent_at = row.sent_at or now
-                    row.platform_message_id = row.platform_message_id or str(status["id"])
-                    if state in ("delivered", "read"):
-                        row.delivered_at = row.delivered_at or now
-                    if state == "read":
-                        row.read_at = now
-            session.add(row)
-            await outbox_repo.set_delivery(session, [row.id or 0], row.status)
-            return True
+        row: Outbox | None = None
+        if tracker.startswith("outbox:") and tracker[7:].isdigit():
+            row = await session.get(Outbox, int(tracker[7:]))
+        if row is None:
+            row = (
+                await session.exec(
+                    select(Outbox).where(Outbox.platform_message_id == str(status["id"]))
+                )
+            ).first()
+        if row is None or row.channel != Channel.WHATSAPP:
+            return False
+        if state == "failed":
+            self._failed(row, status)
+            if row.reason.startswith(str(UNDELIVERABLE)):
+                await outbox_repo.mark_unreachable(session, [row.identity_id], now)
+        elif state in STATUS_RANK:
+            was_failed = row.status == "failed" and row.reason == "interrupted"
+            if was_failed or STATUS_RANK[state] > STATUS_RANK.get(row.status, -1):
+                row.status, row.reason = state, ""
+                row.claimed_by = None
+                row.sent_at = row.sent_at or now
+                row.platform_message_id = row.platform_message_id or str(status["id"])
+                if state in ("delivered", "read"):
+                    row.delivered_at = row.delivered_at or now
+                if state == "read":
+                    row.read_at = now
+        session.add(row)
+        await outbox_repo.set_delivery(session, [row.id or 0], row.status)
+        return True
 
     @staticmethod
     def _failed(row: Outbox, status: dict[str, Any]) -> None:

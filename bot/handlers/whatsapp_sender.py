@@ -45,6 +45,7 @@ from bot.messages import Channel
 from bot.runtime import Runtime
 from storage.models import ChannelIdentity, Outbox
 from storage.repositories import outbox as outbox_repo
+from storage.repositories.inbound import inbound_waiting
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,12 @@ class WhatsAppSender:
             return 0
         now = utcnow()
         async with self.runtime.db.transaction() as session:
-            await outbox_repo.reclaim_interrupted(
-                session, Channel.WHATSAPP, self.instance, now, self.reclaim_after, STALE_CLAIM
-            )
+            # A gone instance's rows are reclaimed only once every status webhook received
+            # so far is applied: one of them may prove a row went out.
+            if not await inbound_waiting(session, Channel.WHATSAPP):
+                await outbox_repo.reclaim_interrupted(
+                    session, Channel.WHATSAPP, self.instance, now, self.reclaim_after, STALE_CLAIM
+                )
             claimed = await outbox_repo.claim_due(
                 session, Channel.WHATSAPP, now, limit or self.batch, self.instance
             )

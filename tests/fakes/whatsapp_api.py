@@ -259,12 +259,15 @@ class FakeWhatsApp:
     pair_limit: tuple[int, float] | None = None  # (messages, seconds) per recipient
     latency: float = 0.0  # seconds added to every POST /messages
     # Where Meta would POST status webhooks (url, app secret): a "sent" status for every
-    # accepted message, retried with backoff while the app does not answer 200, as Meta does.
+    # accepted message, several to a webhook as Meta batches them, retried while the app
+    # does not answer 200, as Meta does.
     status_webhook: tuple[str, str] | None = None
     webhook_retry_seconds: float = 0.5
+    statuses_per_webhook: int = 100
     statuses_delivered: int = 0
     port: int = 0
-    _webhook_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _statuses_due: list[Call] = field(default_factory=list)
+    _webhook_task: asyncio.Task[None] | None = None
     _sent_at: deque[float] = field(default_factory=deque)
     _pair_sent_at: dict[str, deque[float]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -726,8 +729,8 @@ class FakeWhatsApp:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
-        for task in list(self._webhook_tasks):
-            task.cancel()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -806,30 +809,39 @@ class FakeWhatsApp:
         if body.get("type") == "template":
             sent["message_status"] = "accepted"
         if self.status_webhook is not None:
-            task = asyncio.create_task(self._post_status(self.calls[-1]))
-            self._webhook_tasks.add(task)
-            task.add_done_callback(self._webhook_tasks.discard)
+            self._statuses_due.append(self.calls[-1])
+            if self._webhook_task is None or self._webhook_task.done():
+                self._webhook_task = asyncio.create_task(self._post_statuses())
         return web.json_response(
             {"messaging_product": "whatsapp", "contacts": [person], "messages": [sent]}
         )
 
-    async def _post_status(self, call: Call, attempts: int = 120) -> None:
-        """POST the "sent" status of an accepted message to the app, signed, until it
-        answers 200 (Meta retries failed webhook deliveries with backoff)."""
+    async def _post_statuses(self) -> None:
+        """POST the "sent" statuses of accepted messages to the app, signed, a batch to a
+        webhook, until it answers 200 (Meta retries failed deliveries)."""
         assert self.status_webhook is not None
         url, secret = self.status_webhook
-        body = json.dumps(self.status(call, "sent")).encode()
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)}
         async with aiohttp.ClientSession() as client:
-            for _ in range(attempts):
+            while self._statuses_due:
+                batch = self._statuses_due[: self.statuses_per_webhook]
+                body = json.dumps(
+                    self.webhook(*(self.status(c, "sent")["entry"][0]["changes"][0]["value"]
+                                   for c in batch))
+                ).encode()  # fmt: skip
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": sign(body, secret),
+                }
                 try:
                     async with client.post(url, data=body, headers=headers) as answer:
-                        if answer.status == 200:
-                            self.statuses_delivered += 1
-                            return
+                        delivered = answer.status == 200
                 except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(self.webhook_retry_seconds)
+                    delivered = False
+                if delivered:
+                    del self._statuses_due[: len(batch)]
+                    self.statuses_delivered += len(batch)
+                else:
+                    await asyncio.sleep(self.webhook_retry_seconds)
 
     def _take_failure(self, keys: set[str]) -> Failure | None:
         for failure in self.failures:

@@ -6,14 +6,18 @@ killed with SIGKILL half-way and started again. Every subscriber gets the messag
   kill (retried by the platform until the new process answers) reconcile those rows, so
   none is sent twice.
 - Telegram: no message is lost; the Bot API cannot say whether a message went out, so
-  those in flight at the kill (at most the sender's parallel chats) may arrive twice. The
-  test holds that bound; `make bench` measures it (README, "Crash safety").
+  those on the wire at the kill, and those answered but not yet written down (outcomes are
+  written every FLUSH_SECONDS), may arrive twice: at most the sender's parallel chats plus
+  what the rate sends in a few flush intervals. At 1,000/s here that is a few dozen; at
+  Telegram's 30/s, one or two. The test holds that bound; `make bench` measures it
+  (README, "Crash safety").
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bot.handlers.outbox_flush import FLUSH_SECONDS
 from bot.handlers.telegram import PARALLEL_CHATS
 from bot.runtime import Runtime
 from tests.fakes.telegram_api import FakeTelegram
@@ -29,6 +33,7 @@ from tests.workers.crash_rig import (
 )
 
 RECIPIENTS = 10_000
+RATE = 1000  # messages per second: a 10,000-recipient run in seconds, not minutes
 TEXT = "Penyaluran PKH tahap 4: Senin, 08.00, Balai Desa Leksono."
 APP_SECRET = "crash-test-app-secret"
 
@@ -44,7 +49,7 @@ async def test_telegram_broadcast_survives_sigkill(runtime: Runtime, tmp_path: P
             {
                 "TELEGRAM_BOT_TOKEN": fake.token,
                 "TELEGRAM_API_URL": fake.base_url,
-                "TELEGRAM_MESSAGES_PER_SECOND": "1000",
+                "TELEGRAM_MESSAGES_PER_SECOND": str(RATE),
                 "TELEGRAM_CHAT_SECONDS": "0",
                 "TELEGRAM_RECLAIM_SECONDS": "1",
             },
@@ -71,7 +76,7 @@ async def test_telegram_broadcast_survives_sigkill(runtime: Runtime, tmp_path: P
     duplicates, misses = tally(received(), chats)
     print(f"telegram: killed at {at_kill}, duplicates {duplicates}, misses {misses}")
     assert misses == 0
-    assert duplicates <= PARALLEL_CHATS
+    assert duplicates <= PARALLEL_CHATS + RATE * FLUSH_SECONDS * 5
     assert fake.throttled == 0
 
 
