@@ -12,8 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from bot.services.audit import AuditTrail
-from bot.services.reports import NotAllowed
-from bot.web.dashboard import Dashboard, Desk
+from bot.web.dashboard import Dashboard, Desk, require_admin
 from storage.models import AuditLog
 from storage.repositories import audit as audit_repo
 from storage.types import utcnow
@@ -32,8 +31,7 @@ def audit_router(dash: Dashboard) -> APIRouter:
         until, bad_until = _day(query.get("to", ""), zone)
         async with dash.work() as session:
             desk = await dash.desk(request, session, now)
-            if desk.viewer.role != "admin":
-                raise NotAllowed("admins only")
+            require_admin(desk)
             found = await audit_repo.search(
                 session,
                 actor=query.get("actor", "")[:64],

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bot.services.broadcasts import (
     CHANNELS,
+    MESSAGE_KEY,
     Audience,
     BroadcastDraft,
     BroadcastError,
@@ -29,7 +30,7 @@ from bot.services.schedules import (
 )
 from bot.services.villages import VillageDirectory
 from bot.web.dashboard import Dashboard, Desk, form_value
-from bot.web.schedules import not_found_page, parse_moment
+from bot.web.schedules import parse_moment
 from storage.types import utcnow
 
 REFRESH_SECONDS = 10
@@ -113,7 +114,7 @@ def broadcasts_router(dash: Dashboard) -> APIRouter:
             try:
                 await service.get_for(desk.viewer, broadcast_id)
             except BroadcastNotFound:
-                return not_found_page(dash, request, desk)
+                return dash.not_found(request, desk)
             shown = await service.progress(broadcast_id, now)
             names = {v.code: v.name for v in await VillageDirectory(session).all()}
         context = {
@@ -134,7 +135,7 @@ def broadcasts_router(dash: Dashboard) -> APIRouter:
             try:
                 await service_for(session).act_as(desk.viewer, broadcast_id, action, now)
             except BroadcastNotFound:
-                return not_found_page(dash, request, desk)
+                return dash.not_found(request, desk)
             except BroadcastStateError as error:
                 text = dash.translator(desk.locale)("scr.broadcast.bad_state", state=str(error))
                 return dash.page(request, "dash_error.html", {"error": text}, desk.locale, 409)
@@ -182,7 +183,7 @@ async def _preview(
     else:
         texts = {k: v for k, v in draft.texts.items() if v.strip()}
     shown = {
-        locale: service.catalogs.t(locale, "broadcast.message", {"body": text})
+        locale: service.catalogs.t(locale, MESSAGE_KEY, {"body": text})
         for locale, text in texts.items()
     }
     return {"counts": counts, "total": sum(counts.values()), "texts": shown}

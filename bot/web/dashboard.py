@@ -81,6 +81,12 @@ class Desk:
     locale: str
 
 
+def require_admin(desk: Desk) -> None:
+    """Admins only: anyone else is refused (403)."""
+    if desk.viewer.role != "admin":
+        raise NotAllowed("admins only")
+
+
 def _form(body: bytes) -> dict[str, list[str]]:
     return parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True)
 
@@ -163,6 +169,11 @@ class Dashboard:
     @staticmethod
     async def officer_names(session: AsyncSession) -> dict[int, str]:
         return await _officer_names(session)
+
+    def not_found(self, request: Request, desk: Desk) -> Response:
+        """The 404 page, for an object this officer may not see or that does not exist."""
+        text = self.translator(desk.locale)("dash.error.not_found")
+        return self.page(request, "dash_error.html", {"error": text}, desk.locale, 404)
 
     async def desk(self, request: Request, session: AsyncSession, now: datetime) -> Desk:
         token = request.cookies.get(COOKIE, "")

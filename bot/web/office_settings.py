@@ -17,16 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.services.reports import NotAllowed
 from bot.services.villages import VillageDirectory, VillageError
 from bot.settings import DEFAULT_SECRET_KEY, Settings
-from bot.web.dashboard import Dashboard, Desk, form_value
+from bot.web.dashboard import Dashboard, form_value, require_admin
 from storage.types import utcnow
-
-
-def _admin(desk: Desk) -> None:
-    if desk.viewer.role != "admin":
-        raise NotAllowed("admins only")
 
 
 def configuration(settings: Settings) -> Iterator[tuple[str, str, bool]]:
@@ -62,7 +56,7 @@ def office_settings_router(dash: Dashboard) -> APIRouter:
     async def show(request: Request) -> Response:
         async with dash.work() as session:
             desk = await dash.desk(request, session, utcnow())
-            _admin(desk)
+            require_admin(desk)
             villages = await VillageDirectory(session).all()
             context = {
                 "desk": desk,
@@ -79,7 +73,7 @@ def office_settings_router(dash: Dashboard) -> APIRouter:
         now = utcnow()
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
-            _admin(desk)
+            require_admin(desk)
             say = dash.translator(desk.locale)
             try:
                 await VillageDirectory(session).save(

@@ -13,15 +13,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.officers import ROLES, OfficerError, OfficerService
-from bot.services.reports import NotAllowed
-from bot.web.dashboard import Dashboard, Desk, form_value
+from bot.web.dashboard import Dashboard, Desk, form_value, require_admin
 from storage.models import Village
 from storage.types import utcnow
-
-
-def _admin(desk: Desk) -> None:
-    if desk.viewer.role != "admin":
-        raise NotAllowed("admins only")
 
 
 def officers_router(dash: Dashboard) -> APIRouter:
@@ -49,7 +43,7 @@ def officers_router(dash: Dashboard) -> APIRouter:
     async def officers(request: Request) -> Response:
         async with dash.work() as session:
             desk = await dash.desk(request, session, utcnow())
-            _admin(desk)
+            require_admin(desk)
             return await listing(request, desk, session)
 
     @router.post("/officers", response_class=HTMLResponse)
@@ -59,7 +53,7 @@ def officers_router(dash: Dashboard) -> APIRouter:
         password = secrets.token_urlsafe(12)
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
-            _admin(desk)
+            require_admin(desk)
             try:
                 officer = await OfficerService(session, runtime.vault).add(
                     form_value(form, "username").lower(),
@@ -84,7 +78,7 @@ def officers_router(dash: Dashboard) -> APIRouter:
         now = utcnow()
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
-            _admin(desk)
+            require_admin(desk)
             service = OfficerService(session, runtime.vault)
             try:
                 if action in ("deactivate", "activate"):

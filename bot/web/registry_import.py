@@ -22,9 +22,8 @@ from bot.services.officer_auth import csrf_ok
 from bot.services.registry_import import RegistryImport, summary_text
 from bot.services.registry_reader import UnreadableFile
 from bot.services.registry_rows import RowError
-from bot.services.reports import NotAllowed
 from bot.services.villages import VillageDirectory
-from bot.web.dashboard import Dashboard, Desk, FormExpired, form_value
+from bot.web.dashboard import Dashboard, Desk, FormExpired, form_value, require_admin
 from storage.types import utcnow
 
 MAX_UPLOAD = 200 * 1024 * 1024
@@ -32,11 +31,6 @@ ERRORS_SHOWN = 50
 SUFFIXES = (".csv", ".xlsx")
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(csv|xlsx)$")
 KEEP_SECONDS = 24 * 3600
-
-
-def _admin(desk: Desk) -> None:
-    if desk.viewer.role != "admin":
-        raise NotAllowed("admins only")
 
 
 def registry_import_router(dash: Dashboard) -> APIRouter:
@@ -47,7 +41,7 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
     async def signed_in_admin(request: Request) -> Desk:
         async with dash.work() as session:
             desk = await dash.desk(request, session, utcnow())
-            _admin(desk)
+            require_admin(desk)
         return desk
 
     def page(request: Request, desk: Desk, **context: Any) -> Response:
@@ -115,7 +109,7 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
         now = utcnow()
         async with dash.work() as session:
             desk, fields = await dash.posted(request, session, now)
-            _admin(desk)
+            require_admin(desk)
         name = form_value(fields, "upload")
         path = folder / name
         if not UPLOAD_NAME.match(name) or not path.is_file():

@@ -120,7 +120,7 @@ def schedules_router(dash: Dashboard) -> APIRouter:
             try:
                 view = await ScheduleService(session).get_for(desk.viewer, schedule_id)
             except ScheduleNotFound:
-                return not_found_page(dash, request, desk)
+                return dash.not_found(request, desk)
         return await editor(request, desk, view)
 
     @router.post("/schedules")
@@ -141,7 +141,7 @@ def schedules_router(dash: Dashboard) -> APIRouter:
                     desk.viewer, schedule_input(form, zone), now, schedule_id
                 )
             except ScheduleNotFound:
-                return not_found_page(dash, request, desk)
+                return dash.not_found(request, desk)
             except ScheduleError as error:
                 failed: ScheduleError | None = error
             else:
@@ -158,11 +158,6 @@ def schedules_router(dash: Dashboard) -> APIRouter:
         return RedirectResponse("/schedules?" + urlencode({"done": done}), status_code=303)
 
     return router
-
-
-def not_found_page(dash: Dashboard, request: Request, desk: Desk) -> Response:
-    text = dash.translator(desk.locale)("dash.error.not_found")
-    return dash.page(request, "dash_error.html", {"error": text}, desk.locale, 404)
 
 
 def _form_values(view: ScheduleView | None, zone: ZoneInfo) -> dict[str, object]:
