@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -51,7 +52,11 @@ from tests.workers.crash_rig import (
     serve_env,
     start_broadcast,
     tally,
+    telegram_env,
+    telegram_received,
     wait_until,
+    whatsapp_env,
+    whatsapp_received,
 )
 
 RECIPIENTS = int(os.environ.get("BENCH_BROADCAST_RECIPIENTS", "100000"))
@@ -318,26 +323,22 @@ async def _crash_one(url: str, channel: str, logs: Path) -> list[str]:
     try:
         expected = await seed_subscribers(runtime, channel, CRASH_RECIPIENTS)
         await start_broadcast(runtime, channel, TEXT)
+        received: Callable[[], list[str]]
         if isinstance(fake, FakeTelegram):
-            env = {
-                "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.base_url,
-                "TELEGRAM_MESSAGES_PER_SECOND": "1000", "TELEGRAM_CHAT_SECONDS": "0",
-                "TELEGRAM_RECLAIM_SECONDS": "1",
-            }  # fmt: skip
-
-            def received() -> list[str]:
-                return [str(c.params["chat_id"]) for c in fake.calls if c.method == "sendMessage"]
+            env = telegram_env(
+                fake, messages_per_second="1000", chat_seconds="0", reclaim_seconds="1"
+            )
+            received = partial(telegram_received, fake)
         else:
             fake.status_webhook = (f"http://127.0.0.1:{port}/webhooks/whatsapp", APP_SECRET)
-            env = {
-                "WHATSAPP_ACCESS_TOKEN": fake.token, "WHATSAPP_PHONE_NUMBER_ID": fake.phone_id,
-                "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": "verify",
-                "WHATSAPP_API_URL": fake.base_url, "WHATSAPP_MESSAGES_PER_SECOND": "1000",
-                "WHATSAPP_PAIR_SECONDS": "0", "WHATSAPP_RECLAIM_SECONDS": "10",
-            }  # fmt: skip
-
-            def received() -> list[str]:
-                return [str(c.body.get("to")) for c in fake.calls if c.wamid is not None]
+            env = whatsapp_env(
+                fake,
+                APP_SECRET,
+                messages_per_second="1000",
+                pair_seconds="0",
+                reclaim_seconds="10",
+            )
+            received = partial(whatsapp_received, fake)
 
         serve = Serve(serve_env(url, env), port, logs)
         await serve.start()
@@ -369,9 +370,7 @@ async def _memory() -> list[str]:
         fake = FakeTelegram()
         fake.global_limit = 30
         await fake.start()
-        env = serve_env(url, {
-            "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.base_url,
-        })  # fmt: skip
+        env = serve_env(url, telegram_env(fake))
         runtime = build_runtime(Settings(database_url=url), Database(url))
         try:
             idle = await _sample(Serve(env, free_port(), Path(tmp)), lambda: asyncio.sleep(0))

@@ -23,6 +23,8 @@ from bot.runtime import Runtime
 from bot.services.broadcasts import Audience, BroadcastDraft, BroadcastService
 from storage.models import ChannelIdentity, Resident, Subscription, Village
 from storage.types import utcnow
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.whatsapp_api import FakeWhatsApp
 
 VILLAGE = "3307992006"
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,3 +154,34 @@ async def wait_until(predicate: Callable[[], bool], seconds: float, step: float 
             return True
         await asyncio.sleep(step)
     return bool(predicate())
+
+
+def telegram_env(fake: FakeTelegram, **limits: str) -> dict[str, str]:
+    """`bansos serve` settings for the fake Bot API, plus any limit (`rate="1000"` for
+    TELEGRAM_RATE …: names in upper case, prefixed)."""
+    env = {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.base_url}
+    env.update({f"TELEGRAM_{name.upper()}": value for name, value in limits.items()})
+    return env
+
+
+def whatsapp_env(fake: FakeWhatsApp, app_secret: str, **limits: str) -> dict[str, str]:
+    """`bansos serve` settings for the fake Graph API, plus any limit, as above."""
+    env = {
+        "WHATSAPP_ACCESS_TOKEN": fake.token,
+        "WHATSAPP_PHONE_NUMBER_ID": fake.phone_id,
+        "WHATSAPP_APP_SECRET": app_secret,
+        "WHATSAPP_VERIFY_TOKEN": "verify",
+        "WHATSAPP_API_URL": fake.base_url,
+    }
+    env.update({f"WHATSAPP_{name.upper()}": value for name, value in limits.items()})
+    return env
+
+
+def telegram_received(fake: FakeTelegram) -> list[str]:
+    """The chat of every message the fake accepted, in order."""
+    return [str(c.params["chat_id"]) for c in fake.calls if c.method == "sendMessage"]
+
+
+def whatsapp_received(fake: FakeWhatsApp) -> list[str]:
+    """The recipient of every message the fake accepted, in order."""
+    return [str(c.body.get("to")) for c in fake.calls if c.wamid is not None]

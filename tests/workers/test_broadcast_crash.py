@@ -29,7 +29,11 @@ from tests.workers.crash_rig import (
     serve_env,
     start_broadcast,
     tally,
+    telegram_env,
+    telegram_received,
     wait_until,
+    whatsapp_env,
+    whatsapp_received,
 )
 
 RECIPIENTS = 10_000
@@ -46,20 +50,16 @@ async def test_telegram_broadcast_survives_sigkill(runtime: Runtime, tmp_path: P
     serve = Serve(
         serve_env(
             runtime.settings.database_url,
-            {
-                "TELEGRAM_BOT_TOKEN": fake.token,
-                "TELEGRAM_API_URL": fake.base_url,
-                "TELEGRAM_MESSAGES_PER_SECOND": str(RATE),
-                "TELEGRAM_CHAT_SECONDS": "0",
-                "TELEGRAM_RECLAIM_SECONDS": "1",
-            },
+            telegram_env(
+                fake, messages_per_second=str(RATE), chat_seconds="0", reclaim_seconds="1"
+            ),
         ),
         free_port(),
         tmp_path,
     )
 
     def received() -> list[str]:
-        return [str(c.params["chat_id"]) for c in fake.calls if c.method == "sendMessage"]
+        return telegram_received(fake)
 
     try:
         await serve.start()
@@ -92,23 +92,20 @@ async def test_whatsapp_broadcast_survives_sigkill_exactly_once(
     serve = Serve(
         serve_env(
             runtime.settings.database_url,
-            {
-                "WHATSAPP_ACCESS_TOKEN": fake.token,
-                "WHATSAPP_PHONE_NUMBER_ID": fake.phone_id,
-                "WHATSAPP_APP_SECRET": APP_SECRET,
-                "WHATSAPP_VERIFY_TOKEN": "verify",
-                "WHATSAPP_API_URL": fake.base_url,
-                "WHATSAPP_MESSAGES_PER_SECOND": "1000",
-                "WHATSAPP_PAIR_SECONDS": "0",
-                "WHATSAPP_RECLAIM_SECONDS": "10",
-            },
+            whatsapp_env(
+                fake,
+                APP_SECRET,
+                messages_per_second=str(RATE),
+                pair_seconds="0",
+                reclaim_seconds="10",
+            ),
         ),
         port,
         tmp_path,
     )
 
     def received() -> list[str]:
-        return [str(c.body.get("to")) for c in fake.calls if c.wamid is not None]
+        return whatsapp_received(fake)
 
     try:
         await serve.start()

@@ -18,6 +18,8 @@ from tests.workers.crash_rig import (
     serve_env,
     start_broadcast,
     tally,
+    telegram_env,
+    telegram_received,
     wait_until,
 )
 
@@ -33,17 +35,13 @@ async def test_two_instances_keep_the_bots_global_rate(runtime: Runtime, tmp_pat
     await fake.start()
     env = serve_env(
         runtime.settings.database_url,
-        {
-            "TELEGRAM_BOT_TOKEN": fake.token,
-            "TELEGRAM_API_URL": fake.base_url,
-            "TELEGRAM_MESSAGES_PER_SECOND": str(LIMIT),
-        },
+        telegram_env(fake, messages_per_second=str(LIMIT)),
     )
     first = Serve(env, free_port(), tmp_path)
     second = Serve(env, free_port(), tmp_path)
 
     def received() -> list[str]:
-        return [str(c.params["chat_id"]) for c in fake.calls if c.method == "sendMessage"]
+        return telegram_received(fake)
 
     try:
         await first.start()
