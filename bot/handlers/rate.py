@@ -38,18 +38,25 @@ class TokenBucket:
 
 
 class SlidingWindow:
-    """At most `limit` sends in any window of `seconds`: a platform's global limit ("30
-    messages per second") held in every rolling second, not on average, so a burst at the
-    start of a broadcast cannot double it. Sends are also spaced evenly (a little faster
-    than the average pace, so the window still decides), because requests sent in a burst
-    reach the platform bunched together, in another order and at other moments than they
-    left. `margin` absorbs that remaining jitter."""
+    """At most `limit` sends in any window of `seconds` as the platform counts them: a
+    platform's global limit ("30 messages per second") held in every rolling second, not on
+    average, so a burst at the start of a broadcast cannot double it.
 
-    def __init__(self, limit: int, seconds: float = 1.0, margin: float = 0.04) -> None:
+    A request reaches the platform at some moment between leaving and its answer coming
+    back, and nobody can tell when. So a send counts from the moment it leaves (while it is
+    in flight) until `seconds` after its answer came back. Whatever the network and a busy
+    event loop do to the timing, the platform then never counts more than `limit` in a
+    window; the price is one round trip per window. Sends are also spaced evenly (a little
+    faster than the average pace, so the window still decides), so that a broadcast does
+    not go out in bursts."""
+
+    def __init__(self, limit: int, seconds: float = 1.0, margin: float = 0.005) -> None:
         self.limit = max(1, limit)
         self.span = seconds + margin
         self.spacing = 0.9 * seconds / self.limit
-        self.sent: deque[float] = deque()
+        self.in_flight = 0
+        self.last_left: float | None = None
+        self.answered: deque[float] = deque()
 
     @classmethod
     def per_second(cls, rate: float) -> SlidingWindow:
@@ -59,11 +66,34 @@ class SlidingWindow:
         return cls(1, 1 / rate)
 
     def wait_time(self, now: float) -> float:
-        while self.sent and self.sent[0] <= now - self.span:
-            self.sent.popleft()
-        spaced = self.sent[-1] + self.spacing - now if self.sent else 0.0
-        full = self.sent[0] + self.span - now if len(self.sent) >= self.limit else 0.0
+        while self.answered and self.answered[0] <= now - self.span:
+            self.answered.popleft()
+        spaced = self.last_left + self.spacing - now if self.last_left is not None else 0.0
+        full = 0.0
+        if self.in_flight + len(self.answered) >= self.limit:
+            # Wait for the oldest answer to leave the window; if every send counted is
+            # still in flight, look again after one spacing.
+            full = self.answered[0] + self.span - now if self.answered else self.spacing
         return max(0.0, spaced, full)
 
-    def take(self) -> None:
-        self.sent.append(time.monotonic())
+    def sending(self) -> InFlight:
+        """`with window.sending(): <request>`: counts one send while its request is in
+        flight and for `seconds` after its answer."""
+        return InFlight(self)
+
+
+class InFlight:
+    """One request counted by a SlidingWindow. A plain class, not a generator-based
+    context manager: those set `__traceback__` on the error passing through, which the
+    frozen error classes of pywa refuse."""
+
+    def __init__(self, window: SlidingWindow) -> None:
+        self.window = window
+
+    def __enter__(self) -> None:
+        self.window.in_flight += 1
+        self.window.last_left = time.monotonic()
+
+    def __exit__(self, *_: object) -> None:
+        self.window.in_flight -= 1
+        self.window.answered.append(time.monotonic())

@@ -55,7 +55,7 @@ from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.outbox_flush import ResultBuffer
-from bot.handlers.rate import SlidingWindow, TokenBucket
+from bot.handlers.rate import InFlight, SlidingWindow, TokenBucket
 from bot.handlers.render import split_text
 from bot.handlers.telegram_officers import OfficerDesk
 from bot.messages import Channel, Contact, Incoming, Location, Media
@@ -439,12 +439,12 @@ class TelegramSender:
             if await self._replace(row, chat_id, chunks, markup):
                 return "sent", "", None
             for index, chunk in enumerate(chunks):
-                await self._wait_turn(chat_id)
                 last = index == len(chunks) - 1
-                await self.bot.send_message(
-                    chat_id=int(chat_id), text=chunk, parse_mode="HTML",
-                    reply_markup=markup if last else None,
-                )  # fmt: skip
+                with await self._turn(chat_id):
+                    await self.bot.send_message(
+                        chat_id=int(chat_id), text=chunk, parse_mode="HTML",
+                        reply_markup=markup if last else None,
+                    )  # fmt: skip
         except TelegramRetryAfter as error:
             self._paused_until = time.monotonic() + error.retry_after
             return "pending", "429", utcnow() + timedelta(seconds=error.retry_after)
@@ -487,20 +487,23 @@ class TelegramSender:
             return False
         if not (markup is None or isinstance(markup, InlineKeyboardMarkup)):
             return False
-        await self._wait_turn(chat_id)
         try:
-            await self.bot.edit_message_text(
-                text=chunks[0],
-                chat_id=int(chat_id),
-                message_id=int(row.replaces_message_id),
-                parse_mode="HTML",
-                reply_markup=markup,
-            )
+            with await self._turn(chat_id):
+                await self.bot.edit_message_text(
+                    text=chunks[0],
+                    chat_id=int(chat_id),
+                    message_id=int(row.replaces_message_id),
+                    parse_mode="HTML",
+                    reply_markup=markup,
+                )
         except TelegramBadRequest:
             return False  # too old to edit, or deleted: send a new message instead
         return True
 
-    async def _wait_turn(self, chat_id: str) -> None:
+    async def _turn(self, chat_id: str) -> InFlight:
+        """Wait until the chat's and the bot's limits allow one more request. Make the
+        request inside `with` the answer, so that the bot's window counts it until its
+        answer came."""
         bucket = self._chat_bucket(chat_id)
         while True:
             now = time.monotonic()
@@ -508,10 +511,10 @@ class TelegramSender:
                 self._paused_until - now, bucket.wait_time(now), self._global.wait_time(now)
             )
             if pause <= 0:
-                bucket.take()
-                self._global.take()
-                return
+                break
             await asyncio.sleep(pause)
+        bucket.take()
+        return self._global.sending()
 
     def _markup(self, row: Outbox) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
         catalogs = self.runtime.catalogs

@@ -32,7 +32,7 @@ from pywa_async.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import TemplateLanguage
 
 from bot.handlers.outbox_flush import ResultBuffer
-from bot.handlers.rate import SlidingWindow, TokenBucket
+from bot.handlers.rate import InFlight, SlidingWindow, TokenBucket
 from bot.handlers.whatsapp_render import (
     ButtonsOut,
     TextOut,
@@ -204,8 +204,8 @@ class WhatsAppSender:
                 for index, message in enumerate(self.render(row)):
                     if index < row.parts_sent:
                         continue  # already delivered before a retry
-                    await self._turn(recipient)
-                    wamid = await self._deliver(message, recipient, row.id or 0)
+                    with await self._turn(recipient):
+                        wamid = await self._deliver(message, recipient, row.id or 0)
                     parts_sent = index + 1
         except _Later as later:
             retry_at = utcnow() + timedelta(seconds=later.seconds)
@@ -263,14 +263,14 @@ class WhatsAppSender:
         )
         if call is None:
             return None
-        await self._turn(recipient)
-        sent = await self.client.send_template(
-            recipient,
-            name=call.name,
-            language=TemplateLanguage(call.language),
-            params=call.components,
-            tracker=tracker_for(row.id or 0),
-        )
+        with await self._turn(recipient):
+            sent = await self.client.send_template(
+                recipient,
+                name=call.name,
+                language=TemplateLanguage(call.language),
+                params=call.components,
+                tracker=tracker_for(row.id or 0),
+            )
         return str(sent.id)
 
     # -- limits ----------------------------------------------------------------------------
@@ -285,8 +285,10 @@ class WhatsAppSender:
             self._pairs[recipient] = bucket
         return bucket
 
-    async def _turn(self, recipient: str) -> None:
-        """Wait for a token of the number and of the pair, or raise _Later if far off."""
+    async def _turn(self, recipient: str) -> InFlight:
+        """Wait for a token of the number and of the pair, or raise _Later if far off. Make
+        the request inside `with` the answer, so that the number's window counts it until
+        its answer came."""
         bucket = self._pair(recipient)
         while True:
             now = time.monotonic()
@@ -297,12 +299,12 @@ class WhatsAppSender:
                 self._global.wait_time(now),
             )
             if pause <= 0:
-                bucket.take()
-                self._global.take()
-                return
+                break
             if pause > INLINE_WAIT:
                 raise _Later(pause)
             await asyncio.sleep(pause)
+        bucket.take()
+        return self._global.sending()
 
     def _prune(self) -> None:
         """Forget pair buckets that are full again (a broadcast touches many people)."""
