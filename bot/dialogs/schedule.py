@@ -94,13 +94,14 @@ class ScheduleDialog(Dialog):
 
     async def _known_village(self, ctx: DialogContext) -> Outcome:
         if ctx.resident.saved_nik_hash:
-            person = await registry_repo.person_by_nik_hash(
-                ctx.session, ctx.resident.saved_nik_hash
+            person = await registry_repo.registered_person(
+                ctx.session, ctx.resident.saved_nik_hash, ctx.now
             )
-            if person is not None and person.id is not None:
-                enrolments = await registry_repo.enrolments_of(ctx.session, person.id)
+            if person is not None:
                 ctx.data["rt"] = person.rt
-                ctx.data["programmes"] = [e.programme for e in enrolments if e.status == "aktif"]
+                ctx.data["programmes"] = [
+                    e.programme for e in person.enrolments if e.status == "aktif"
+                ]
                 return await self._show(ctx, person.village_code)
         subscriptions = await SubscriptionService(ctx.session).of(ctx.identity_id)
         if subscriptions:

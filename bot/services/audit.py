@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import AuditLog
+from storage.repositories import audit as audit_repo
 
 
 def identity_actor(identity_id: int) -> str:
@@ -37,4 +38,27 @@ class AuditTrail:
                 subject_hash=subject_hash,
                 detail=detail,
             )
+        )
+
+    async def write(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        at: datetime,
+        subject_hash: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Like `record`, but the row is inserted at once (still in the caller's
+        transaction): cheaper on a hot path, such as every status look-up."""
+        await audit_repo.append(
+            self.session,
+            {
+                "created_at": at,
+                "actor": actor,
+                "action": action,
+                "outcome": outcome,
+                "subject_hash": subject_hash,
+                "detail": detail,
+            },
         )

@@ -19,9 +19,9 @@ from bot.services.audit import AuditTrail
 from bot.services.names import mask_name, names_match
 from bot.services.schedules import serves_rt
 from bot.settings import Settings
-from storage.models import RegistryPerson
 from storage.repositories import audit as audit_repo
 from storage.repositories import registry as registry_repo
+from storage.repositories.registry import RegisteredPerson
 
 log = logging.getLogger(__name__)
 
@@ -145,42 +145,33 @@ class StatusCheck:
     ) -> StatusAnswer | None:
         """The answer when NIK and name belong together; None otherwise, whichever was wrong."""
         await self.ensure_allowed(actor, nik_hash, now)
-        found = await registry_repo.person_and_village_name(self.session, nik_hash)
-        if found is None or not names_match(found[0].full_name, typed_name):
+        found = await registry_repo.registered_person(self.session, nik_hash, now)
+        if found is None or not names_match(found.full_name, typed_name):
             reason = "unknown_nik" if found is None else "name_mismatch"
-            self.audit.record(actor, LOOKUP, LookupOutcome.NOT_FOUND, now, nik_hash, reason=reason)
+            await self.audit.write(
+                actor, LOOKUP, LookupOutcome.NOT_FOUND, now, nik_hash, reason=reason
+            )
             return None
-        self.audit.record(actor, LOOKUP, LookupOutcome.FOUND, now, nik_hash, by="nik_and_name")
-        return await self._answer(*found, now)
+        await self.audit.write(actor, LOOKUP, LookupOutcome.FOUND, now, nik_hash, by="nik_and_name")
+        return self._answer(found)
 
     async def look_up_verified(
         self, actor: str, nik_hash: str, now: datetime
     ) -> StatusAnswer | None:
         """A NIK the resident verified earlier and asked us to remember: no name needed."""
         await self.ensure_allowed(actor, nik_hash, now)
-        found = await registry_repo.person_and_village_name(self.session, nik_hash)
+        found = await registry_repo.registered_person(self.session, nik_hash, now)
         outcome = LookupOutcome.FOUND if found is not None else LookupOutcome.NOT_FOUND
-        self.audit.record(actor, LOOKUP, outcome, now, nik_hash, by="saved_nik")
-        return await self._answer(*found, now) if found is not None else None
+        await self.audit.write(actor, LOOKUP, outcome, now, nik_hash, by="saved_nik")
+        return self._answer(found) if found is not None else None
 
-    async def _answer(
-        self, person: RegistryPerson, village_name: str | None, now: datetime
-    ) -> StatusAnswer:
-        assert person.id is not None
-        enrolments = await registry_repo.enrolments_of(self.session, person.id)
+    def _answer(self, person: RegisteredPerson) -> StatusAnswer:
+        enrolments = person.enrolments
         programmes = tuple(ProgrammeStatus(e.programme, e.status, e.period) for e in enrolments)
-        receiving = [e.programme for e in enrolments if e.status == "aktif"]
-        schedules = (
-            await registry_repo.upcoming_schedules(
-                self.session, person.village_code, receiving, now
-            )
-            if receiving
-            else []
-        )
         distributions: list[Distribution] = []
         seen: set[str] = set()
-        for schedule, served in schedules:
-            if schedule.programme in seen or not serves_rt(served.rts, person.rt):
+        for schedule in person.schedules:
+            if schedule.programme in seen or not serves_rt(schedule.rts, person.rt):
                 continue
             seen.add(schedule.programme)
             distributions.append(
@@ -199,7 +190,7 @@ class StatusCheck:
         return StatusAnswer(
             masked_name=mask_name(person.full_name),
             village_code=person.village_code,
-            village_name=village_name or person.village_code,
+            village_name=person.village_name or person.village_code,
             programmes=programmes,
             distributions=tuple(distributions),
             rt=person.rt,

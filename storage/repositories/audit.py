@@ -5,9 +5,22 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, distinct, func, or_, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    distinct,
+    func,
+    insert,
+    or_,
+    type_coerce,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +29,16 @@ from storage.models import AuditLog
 from storage.types import UTCDateTime
 
 AUDIT = cast(Table, AuditLog.__table__)  # type: ignore[attr-defined]
+
+
+AUDIT_INSERT = insert(AUDIT)
+
+
+async def append(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Insert one audit row now, in the session's transaction, without the ORM's unit of
+    work (a status check writes one on every look-up)."""
+    conn = await session.connection()
+    await conn.execute(AUDIT_INSERT, row)
 
 
 async def exists_since(
@@ -45,6 +68,36 @@ class LookupCounts:
     oldest_other_row: datetime | None
 
 
+def _lookup_counts_statement() -> Select[tuple[Any, ...]]:
+    """All three rate-limit counts in one indexed statement (actor OR subject, one window),
+    built once: a status check runs it on every look-up, and building and keying a fresh
+    statement cost ten times what the database spends on it."""
+    audit = AUDIT.c
+    actor: BindParameter[str] = bindparam("actor")
+    subject_hash: BindParameter[str] = bindparam("subject_hash")
+    is_actor = audit.actor == actor
+    is_counted = audit.outcome.in_(bindparam("counted", expanding=True))
+    is_failure = and_(
+        is_actor,
+        audit.outcome == bindparam("failure"),
+        audit.created_at >= bindparam("failures_since"),
+    )
+    is_own = and_(is_actor, is_counted)
+    is_other = and_(audit.actor != actor, audit.subject_hash == subject_hash, is_counted)
+    return sa_select(
+        func.coalesce(func.sum(case((is_failure, 1), else_=0)), 0),
+        _earliest(is_failure),
+        func.coalesce(func.sum(case((is_own, 1), else_=0)), 0),
+        _earliest(is_own),
+        func.count(distinct(case((is_other, audit.actor)))),
+        _earliest(is_other),
+    ).where(
+        audit.action == bindparam("action"),
+        audit.created_at >= bindparam("since"),
+        or_(is_actor, audit.subject_hash == subject_hash),
+    )
+
+
 async def lookup_counts(
     session: AsyncSession,
     *,
@@ -56,31 +109,22 @@ async def lookup_counts(
     failures_since: datetime,
     since: datetime,
 ) -> LookupCounts:
-    """All three rate-limit counts in one indexed statement (actor OR subject, one window).
-
-    Failures by this actor since `failures_since`; this actor's counted rows since `since`;
-    distinct other actors with counted rows on this subject since `since`.
-    """
-    audit = AUDIT.c
-    is_actor = audit.actor == actor
-    is_counted = audit.outcome.in_(list(counted))
-    is_failure = and_(is_actor, audit.outcome == failure, audit.created_at >= failures_since)
-    is_own = and_(is_actor, is_counted)
-    is_other = and_(audit.actor != actor, audit.subject_hash == subject_hash, is_counted)
-    statement = sa_select(
-        func.coalesce(func.sum(case((is_failure, 1), else_=0)), 0),
-        _earliest(is_failure),
-        func.coalesce(func.sum(case((is_own, 1), else_=0)), 0),
-        _earliest(is_own),
-        func.count(distinct(case((is_other, audit.actor)))),
-        _earliest(is_other),
-    ).where(
-        audit.action == action,
-        audit.created_at >= since,
-        or_(is_actor, audit.subject_hash == subject_hash),
-    )
+    """Failures by this actor since `failures_since`; this actor's counted rows since
+    `since`; distinct other actors with counted rows on this subject since `since`."""
     conn = await session.connection()
-    row = (await conn.execute(statement)).one()
+    found = await conn.execute(
+        LOOKUP_COUNTS,
+        {
+            "action": action,
+            "actor": actor,
+            "subject_hash": subject_hash,
+            "failure": failure,
+            "counted": list(counted),
+            "failures_since": failures_since,
+            "since": since,
+        },
+    )
+    row = found.one()
     return LookupCounts(
         actor_failures=int(row[0]),
         oldest_actor_failure=row[1],
@@ -94,6 +138,9 @@ async def lookup_counts(
 def _earliest(condition: ColumnElement[bool]) -> ColumnElement[datetime]:
     """MIN(created_at) over the rows matching `condition`, typed so it comes back aware."""
     return type_coerce(func.min(case((condition, AUDIT.c.created_at))), UTCDateTime())
+
+
+LOOKUP_COUNTS = _lookup_counts_statement()
 
 
 async def count_since(
