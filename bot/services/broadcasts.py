@@ -40,6 +40,9 @@ from storage.models import (
 )
 
 CHANNELS = ("telegram", "whatsapp", "webchat")
+# The web chat fetches its messages while its page is open: a row of it waits for the
+# visitor to come back, not for a sender, so it does not keep a broadcast open.
+FETCHED_CHANNELS = ("webchat",)
 MESSAGE_KEY = "broadcast.message"
 MAX_TEXT = 1500
 REMINDER_HOUR = 7  # local time, the day before a distribution
@@ -80,6 +83,7 @@ class Progress:
     broadcast: Broadcast
     counts: dict[str, int]
     eta_seconds: float | None
+    to_fetch: int = 0  # web chat rows waiting for their visitor to open the chat again
 
     @property
     def total(self) -> int:
@@ -367,10 +371,12 @@ class BroadcastService:
         return int(total.one())
 
     async def finish_done(self, now: datetime) -> int:
-        """Sending broadcasts with nothing left to send are done."""
+        """Sending broadcasts with nothing left to send are done (web chat rows are handed
+        over whenever their visitor comes back, done or not)."""
         waiting = exists().where(
             col(Outbox.broadcast_id) == col(Broadcast.id),
             col(Outbox.status).in_(["pending", "sending"]),
+            col(Outbox.channel).not_in(FETCHED_CHANNELS),
         )
         result = await self.session.exec(
             update(Broadcast)
@@ -435,13 +441,16 @@ class BroadcastService:
     async def progress(self, broadcast_id: int, now: datetime) -> Progress:
         broadcast = await self.get(broadcast_id)
         rows = await self.session.exec(
-            select(Outbox.status, func.count())
+            select(Outbox.status, Outbox.channel, func.count())
             .where(col(Outbox.broadcast_id) == broadcast_id)
-            .group_by(col(Outbox.status))
+            .group_by(col(Outbox.status), col(Outbox.channel))
         )
         counts = dict.fromkeys(STATES, 0)
-        for status, count in rows.all():
-            counts[str(status)] = int(count)
+        to_fetch = 0
+        for status, channel, count in rows.all():
+            counts[str(status)] += int(count)
+            if status == "pending" and channel in FETCHED_CHANNELS:
+                to_fetch += int(count)
         recent = await self.session.exec(
             select(func.count()).where(
                 col(Outbox.broadcast_id) == broadcast_id,
@@ -449,9 +458,9 @@ class BroadcastService:
             )
         )
         per_second = int(recent.one()) / 60
-        remaining = counts["pending"] + counts["sending"]
-        eta = remaining / per_second if per_second and broadcast.status == "sending" else None
-        return Progress(broadcast, counts, eta)
+        to_send = counts["pending"] + counts["sending"] - to_fetch
+        eta = to_send / per_second if per_second and broadcast.status == "sending" else None
+        return Progress(broadcast, counts, eta, to_fetch)
 
     async def listing(self, limit: int = 50) -> list[Broadcast]:
         statement = select(Broadcast).order_by(col(Broadcast.id).desc()).limit(limit)

@@ -17,8 +17,9 @@ async def claim_pending_for(
     session: AsyncSession, identity_id: int, limit: int = 20
 ) -> Sequence[Outbox]:
     """Pending rows of one identity, oldest first, locked so no other sender takes them.
-    Rows of a broadcast that is not sending (paused) wait; a broadcast row of a chat that
-    said STOP since is skipped instead."""
+    Rows of a broadcast that is paused wait (a finished broadcast's are still handed
+    over: the visitor was away while it was sent); a broadcast row of a chat that said
+    STOP since is skipped instead."""
     statement = (
         select(Outbox, ChannelIdentity.broadcasts_stopped_at)
         .join(ChannelIdentity, col(ChannelIdentity.id) == col(Outbox.identity_id))
@@ -26,7 +27,7 @@ async def claim_pending_for(
         .where(
             Outbox.identity_id == identity_id,
             Outbox.status == "pending",
-            col(Outbox.broadcast_id).is_(None) | (col(Broadcast.status) == "sending"),
+            col(Outbox.broadcast_id).is_(None) | col(Broadcast.status).in_(("sending", "done")),
         )
         .order_by(col(Outbox.id))
         .limit(limit)

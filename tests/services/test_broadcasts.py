@@ -308,3 +308,33 @@ async def test_the_web_chat_hands_over_no_broadcast_after_stop(runtime: Runtime)
             )
         ).one()
     assert second.reason == "opted_out" and second.text.startswith("Kedua.")
+
+
+async def test_a_web_chat_visitor_who_is_away_does_not_keep_the_broadcast_open(
+    runtime: Runtime,
+) -> None:
+    """A web chat row waits for its visitor, not for a sender: the broadcast finishes when
+    the pushed rows are out, and the visitor still gets the message when they come back."""
+    await _people(runtime)
+    async with runtime.db.transaction() as session:
+        resident = Resident(locale="id")
+        session.add(resident)
+        await session.flush()
+        web = ChannelIdentity(channel="webchat", external_id="web-2", resident_id=resident.id or 0)
+        session.add(web)
+        await session.flush()
+        web_id = web.id or 0
+        await SubscriptionService(session).subscribe(web_id, LEKSONO, ["PKH"], NOW)
+        audience = Audience((LEKSONO,), ("PKH",), ("telegram", "webchat"))
+        [broadcast] = await _service(session, runtime).compose(
+            BroadcastDraft(audience, NOW, {"id": "Penyaluran PKH Kamis."}), None, "officer:1", NOW
+        )
+        await _service(session, runtime).start_due(NOW)
+        await session.exec(update(Outbox).where(Outbox.channel == "telegram").values(status="sent"))
+        assert await _service(session, runtime).finish_done(NOW) == 1
+        progress = await _service(session, runtime).progress(broadcast.id or 0, NOW)
+    assert progress.broadcast.status == "done"
+    assert (progress.to_fetch, progress.counts["pending"]) == (1, 1)
+    async with runtime.db.transaction() as session:
+        handed = await deliver_pending(session, runtime.catalogs, web_id, NOW)
+    assert [row.text.split("\n")[0] for row, _ in handed] == ["Penyaluran PKH Kamis."]

@@ -189,6 +189,31 @@ async def test_a_broadcast_is_previewed_sent_watched_paused_and_cancelled(office
     assert (await office.client.post(f"{path}/resume", data={"csrf": wati_csrf})).status_code == 404
 
 
+async def test_web_chat_recipients_who_are_away_are_named_not_waited_for(
+    office: Office,
+) -> None:
+    await _subscribers(office, 2, "webchat", LEKSONO)
+    await office.sign_in("darmo")
+    csrf = await office.csrf("/broadcasts")
+    form = {
+        "csrf": csrf,
+        "source": "free",
+        "text_id": "Penyaluran BPNT Kamis.",
+        "village": [LEKSONO],
+        "programme": ["BPNT"],
+        "channel": ["webchat"],
+        "when": "now",
+        "action": "send",
+    }
+    sent = await office.client.post("/broadcasts", data=form)
+    assert sent.status_code == 303
+    await run_once(office.runtime)  # starts it
+    await run_once(office.runtime)  # nothing to push: done
+    page = (await office.client.get(sent.headers["location"])).text
+    assert "selesai" in page and 'http-equiv="refresh"' not in page
+    assert "2 penerima web chat belum membuka chat lagi" in page
+
+
 async def test_a_schedule_broadcast_with_its_reminder(office: Office) -> None:
     await _subscribers(office, 2, "telegram", LEKSONO)
     await office.sign_in("camat")
