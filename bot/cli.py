@@ -118,7 +118,8 @@ def _demo(_: argparse.Namespace) -> int:
         print(
             f"demo data {state}: {summary.villages} villages, {summary.people} registry people, "
             f"{summary.enrolments} enrolments, {summary.trainings} trainings, "
-            f"{summary.schedules} distribution schedules"
+            f"{summary.schedules} distribution schedules, "
+            f"{summary.subscribers} web chat subscribers to distribution news"
         )
         for nik, name, *_ in SHOWCASE:
             print(f"  try 'Cek status bansos' with NIK {nik} and the name {name.title()}")

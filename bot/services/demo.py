@@ -1,5 +1,7 @@
 """Fictional demo data: Kecamatan Sukamaju (fiktif), six villages, ~200 registry people,
-3 trainings and 2 distribution schedules. Idempotent: running it again changes nothing.
+3 trainings, 2 distribution schedules, and 24 web chat subscribers to distribution news
+(so that a broadcast composed in the demo dashboard has an audience; the web chat sends
+nothing anywhere). Idempotent: running it again changes nothing.
 
 The region code 330799 does not exist (kecamatan 99 of Wonosobo), so no demo NIK can
 belong to a real person.
@@ -15,13 +17,17 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.pii import PiiVault
+from bot.services.residents import CONSENT_VERSION
 from storage.db import Database
 from storage.models import (
+    ChannelIdentity,
     DistributionSchedule,
     Enrolment,
     Household,
     RegistryPerson,
+    Resident,
     ScheduleVillage,
+    Subscription,
     Training,
     TrainingSession,
     Village,
@@ -122,6 +128,7 @@ class DemoSummary:
     enrolments: int
     trainings: int
     schedules: int
+    subscribers: int
     created: bool
 
 
@@ -136,7 +143,10 @@ async def seed_demo(db: Database, vault: PiiVault, now: datetime | None = None) 
         people += len(SHOWCASE)
         trainings = await _trainings(session, now)
         schedules = await _schedules(session, now)
-    return DemoSummary(len(VILLAGES), people, enrolments, trainings, schedules, created)
+        subscribers = await _subscribers(session, now)
+    return DemoSummary(
+        len(VILLAGES), people, enrolments, trainings, schedules, subscribers, created
+    )
 
 
 async def _villages(session: AsyncSession) -> None:
@@ -468,3 +478,39 @@ async def _schedules(session: AsyncSession, now: datetime) -> int:
             session.add(ScheduleVillage(schedule_id=schedule.id, village_code=code, rts=rts))
     await session.flush()
     return len(specs)
+
+
+SUBSCRIBERS_PER_VILLAGE = 4
+
+
+async def _subscribers(session: AsyncSession, now: datetime) -> int:
+    """Fictional web chat visitors who asked for PKH and BPNT news in each village; one in
+    four reads English. Their messages wait in the outbox like any away visitor's."""
+    for code, _ in VILLAGES:
+        for n in range(SUBSCRIBERS_PER_VILLAGE):
+            external_id = f"demo-web-{code}-{n}"
+            found = await session.exec(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.channel == "webchat", ChannelIdentity.external_id == external_id
+                )
+            )
+            if found.first() is not None:
+                continue
+            resident = Resident(
+                locale="en" if n == 0 else "id", consent_version=CONSENT_VERSION, consent_at=now
+            )
+            session.add(resident)
+            await session.flush()
+            identity = ChannelIdentity(
+                channel="webchat", external_id=external_id, resident_id=resident.id or 0
+            )
+            session.add(identity)
+            await session.flush()
+            for programme in ("PKH", "BPNT"):
+                session.add(
+                    Subscription(
+                        identity_id=identity.id or 0, village_code=code, programme=programme
+                    )
+                )
+    await session.flush()
+    return len(VILLAGES) * SUBSCRIBERS_PER_VILLAGE

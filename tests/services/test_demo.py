@@ -6,12 +6,14 @@ from sqlmodel import SQLModel, func, select
 from stdnum.id import nik as stdnum_nik
 
 from bot.runtime import Runtime
-from bot.services.demo import seed_demo
+from bot.services.broadcasts import CHANNELS, Audience, BroadcastService
+from bot.services.demo import VILLAGES, seed_demo
 from bot.services.pii import PiiVault, mask_nik
 from storage.models import (
     DistributionSchedule,
     Enrolment,
     RegistryPerson,
+    Subscription,
     Training,
     TrainingSession,
     Village,
@@ -35,6 +37,7 @@ async def test_demo_seeds_once_and_is_idempotent(runtime: Runtime) -> None:
             Training,
             TrainingSession,
             DistributionSchedule,
+            Subscription,
         )
     }
     second = await seed_demo(runtime.db, vault)
@@ -43,6 +46,7 @@ async def test_demo_seeds_once_and_is_idempotent(runtime: Runtime) -> None:
     assert counts[Village] == 6
     assert 180 <= counts[RegistryPerson] <= 230
     assert counts[Training] == 3 and counts[DistributionSchedule] == 2
+    assert counts[Subscription] == 2 * first.subscribers == 48
 
 
 async def test_demo_niks_are_valid_fictional_and_never_stored_in_clear(runtime: Runtime) -> None:
@@ -83,3 +87,16 @@ async def test_demo_makes_one_admin_only_when_there_is_no_officer(runtime: Runti
             DEMO_ADMIN, password, "127.0.0.1", utcnow()
         )
     assert token
+
+
+async def test_a_demo_broadcast_has_an_audience(runtime: Runtime) -> None:
+    """`make run` shows the broadcast screens with someone to send to: the web chat
+    subscribers (English for one in four), none of them on a real platform."""
+    vault = PiiVault(runtime.settings.secret_key.get_secret_value())
+    await seed_demo(runtime.db, vault)
+    async with runtime.db.session() as session:
+        service = BroadcastService(session, runtime.settings, runtime.catalogs)
+        everywhere = Audience(tuple(code for code, _ in VILLAGES), ("PKH",), CHANNELS)
+        assert await service.preview(everywhere) == {("webchat", "en"): 6, ("webchat", "id"): 18}
+        one_village = Audience((VILLAGES[0][0],), ("BPNT", "BLT"), ("telegram", "whatsapp"))
+        assert await service.preview(one_village) == {}
