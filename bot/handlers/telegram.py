@@ -55,6 +55,7 @@ from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
 from bot.handlers.outbox_flush import ResultBuffer
+from bot.handlers.parallel import at_most
 from bot.handlers.rate import InFlight, SlidingWindow, TokenBucket
 from bot.handlers.render import split_text
 from bot.handlers.telegram_officers import OfficerDesk
@@ -186,14 +187,12 @@ class TelegramChannel:
                 await self._mark_ignored(row.id or 0)
             else:
                 by_chat.setdefault(incoming.sender_id, []).append(incoming)
-        gate = asyncio.Semaphore(PARALLEL_CHATS)
 
         async def run_chat(items: list[Incoming]) -> None:
-            async with gate:
-                for incoming in items:
-                    await self.engine.handle(incoming, queue_replies=True)
+            for incoming in items:
+                await self.engine.handle(incoming, queue_replies=True)
 
-        await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
+        await at_most(PARALLEL_CHATS, by_chat.values(), run_chat)
         return len(rows)
 
     async def _mark_ignored(self, event_id: int) -> None:
@@ -390,31 +389,30 @@ class TelegramSender:
         by_chat: dict[str, list[Outbox]] = {}
         for row, chat_id in claimed:
             by_chat.setdefault(chat_id, []).append(row)
-        gate = asyncio.Semaphore(PARALLEL_CHATS)
         sent = 0
 
-        async def run_chat(chat_id: str, rows: list[Outbox], buffer: ResultBuffer[Done]) -> None:
+        async def run_chat(chat: tuple[str, list[Outbox]]) -> None:
             nonlocal sent
-            async with gate:
-                held = False
-                for row in rows:
-                    if held or time.monotonic() < self._paused_until:
-                        buffer.add((row, ("pending", row.reason, row.next_attempt_at)))
-                        continue
-                    outcome = await self._send(row, chat_id)
-                    buffer.add((row, outcome))
-                    if outcome[0] == "sent":
-                        sent += 1
-                    elif outcome == ("failed", "blocked", None):
-                        held = True  # the rest of this chat's rows: unreachable too
-                        for later in rows[rows.index(row) + 1 :]:
-                            buffer.add((later, ("skipped", "unreachable", None)))
-                        break
-                    elif outcome[0] == "pending":
-                        held = True  # keep this chat's order: its later rows wait too
+            chat_id, rows = chat
+            held = False
+            for row in rows:
+                if held or time.monotonic() < self._paused_until:
+                    buffer.add((row, ("pending", row.reason, row.next_attempt_at)))
+                    continue
+                outcome = await self._send(row, chat_id)
+                buffer.add((row, outcome))
+                if outcome[0] == "sent":
+                    sent += 1
+                elif outcome == ("failed", "blocked", None):
+                    held = True  # the rest of this chat's rows: unreachable too
+                    for later in rows[rows.index(row) + 1 :]:
+                        buffer.add((later, ("skipped", "unreachable", None)))
+                    break
+                elif outcome[0] == "pending":
+                    held = True  # keep this chat's order: its later rows wait too
 
         async with ResultBuffer(self._record) as buffer:
-            await asyncio.gather(*(run_chat(c, rows, buffer) for c, rows in by_chat.items()))
+            await at_most(PARALLEL_CHATS, by_chat.items(), run_chat)
         return sent
 
     async def _claim(self, limit: int) -> list[tuple[Outbox, str]]:

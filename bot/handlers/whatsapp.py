@@ -41,6 +41,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.parallel import at_most
 from bot.handlers.whatsapp_sender import RE_ENGAGEMENT, UNDELIVERABLE, WhatsAppSender
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
@@ -270,14 +271,12 @@ class WhatsAppChannel:
             handled += 1
             by_sender.setdefault(incoming.sender_id, []).append(incoming)
         handled += await self._apply_statuses(statuses)
-        gate = asyncio.Semaphore(PARALLEL_SENDERS)
 
         async def run_sender(items: list[Incoming]) -> None:
-            async with gate:
-                for incoming in items:
-                    await self.engine.handle(incoming, queue_replies=True)
+            for incoming in items:
+                await self.engine.handle(incoming, queue_replies=True)
 
-        await asyncio.gather(*(run_sender(items) for items in by_sender.values()))
+        await at_most(PARALLEL_SENDERS, by_sender.values(), run_sender)
         return handled
 
     async def _load(self, status: str, limit: int) -> list[InboundEvent]:

@@ -32,6 +32,7 @@ from pywa_async.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import TemplateLanguage
 
 from bot.handlers.outbox_flush import ResultBuffer
+from bot.handlers.parallel import at_most
 from bot.handlers.rate import InFlight, SlidingWindow, TokenBucket
 from bot.handlers.whatsapp_render import (
     ButtonsOut,
@@ -139,36 +140,32 @@ class WhatsAppSender:
         by_chat: dict[int, list[tuple[Outbox, ChannelIdentity]]] = {}
         for row, identity in claimed:
             by_chat.setdefault(identity.id or 0, []).append((row, identity))
-        gate = asyncio.Semaphore(PARALLEL_CHATS)
         sent = 0
 
-        async def run_chat(
-            items: list[tuple[Outbox, ChannelIdentity]], buffer: ResultBuffer[Done]
-        ) -> None:
+        async def run_chat(items: list[tuple[Outbox, ChannelIdentity]]) -> None:
             nonlocal sent
-            async with gate:
-                held: SendOutcome | None = None
-                for row, identity in items:
-                    if held is not None and held.status == "skipped":
-                        buffer.add((row, identity, held))
-                        continue
-                    if held is not None or time.monotonic() < self._paused_until:
-                        # Keep this person's order: later rows wait for the held one.
-                        retry_at = held.retry_at if held is not None else self._resume_at()
-                        later = SendOutcome("pending", row.reason, retry_at, counts_as_try=False)
-                        buffer.add((row, identity, later))
-                        continue
-                    outcome = await self._send(row, identity)
-                    buffer.add((row, identity, outcome))
-                    if outcome.status == "sent":
-                        sent += 1
-                    elif outcome.status == "pending":
-                        held = outcome
-                    elif outcome.unreachable:
-                        held = SendOutcome("skipped", "unreachable")
+            held: SendOutcome | None = None
+            for row, identity in items:
+                if held is not None and held.status == "skipped":
+                    buffer.add((row, identity, held))
+                    continue
+                if held is not None or time.monotonic() < self._paused_until:
+                    # Keep this person's order: later rows wait for the held one.
+                    retry_at = held.retry_at if held is not None else self._resume_at()
+                    later = SendOutcome("pending", row.reason, retry_at, counts_as_try=False)
+                    buffer.add((row, identity, later))
+                    continue
+                outcome = await self._send(row, identity)
+                buffer.add((row, identity, outcome))
+                if outcome.status == "sent":
+                    sent += 1
+                elif outcome.status == "pending":
+                    held = outcome
+                elif outcome.unreachable:
+                    held = SendOutcome("skipped", "unreachable")
 
         async with ResultBuffer(self._record) as buffer:
-            await asyncio.gather(*(run_chat(items, buffer) for items in by_chat.values()))
+            await at_most(PARALLEL_CHATS, by_chat.values(), run_chat)
         self._prune()
         return sent
 

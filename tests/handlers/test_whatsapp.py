@@ -60,7 +60,9 @@ async def test_a_status_check_on_whatsapp_with_buttons(wa_rig: WaRig) -> None:
     assert any("Desa Leksono" in text and "SIT∗ N∗∗ AMI∗∗∗" in text for text in answer)
     assert all(nik not in text for text in rig.fake.texts(WA_USER))
     async with rig.runtime.db.session() as session:
-        identity = (await session.exec(select(ChannelIdentity))).one()
+        identity = (
+            await session.exec(select(ChannelIdentity).where(ChannelIdentity.channel == "whatsapp"))
+        ).one()
         assert (identity.external_id, identity.phone) == (WA_USER, WA_PHONE)
         logged = (await session.exec(select(MessageLog).where(MessageLog.direction == "out"))).all()
         assert logged and all(row.outbox_id is not None for row in logged)
