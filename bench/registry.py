@@ -7,8 +7,9 @@ sampled while the import runs (it should stay flat as rows go by).
 
 Look-up: on the imported database, the status check a resident triggers (rate-limit
 counts; person, village, enrolments and schedules in one read; name match; audit row;
-commit) and that registry read alone, each against one raw indexed `SELECT … WHERE nik_hash = ?` through
-the same driver. Rows: BENCH_REGISTRY_ROWS (default 1,000,000).
+commit) and that registry read alone, each against one raw indexed
+`SELECT … WHERE nik_hash = ?` through the same driver.
+Rows: BENCH_REGISTRY_ROWS (default 1,000,000).
 """
 
 from __future__ import annotations

@@ -330,7 +330,9 @@ async def test_a_web_chat_visitor_who_is_away_does_not_keep_the_broadcast_open(
             BroadcastDraft(audience, NOW, {"id": "Penyaluran PKH Kamis."}), None, "officer:1", NOW
         )
         await _service(session, runtime).start_due(NOW)
-        await session.exec(update(Outbox).where(Outbox.channel == "telegram").values(status="sent"))
+        await session.exec(
+            update(Outbox).where(col(Outbox.channel) == "telegram").values(status="sent")
+        )
         assert await _service(session, runtime).finish_done(NOW) == 1
         progress = await _service(session, runtime).progress(broadcast.id or 0, NOW)
     assert progress.broadcast.status == "done"
