@@ -76,6 +76,14 @@ class SlidingWindow:
             full = self.answered[0] + self.span - now if self.answered else self.spacing
         return max(0.0, spaced, full)
 
+    async def turn(self) -> InFlight:
+        """Wait until one more send fits: `with await window.turn(): <request>`."""
+        while True:
+            pause = self.wait_time(time.monotonic())
+            if pause <= 0:
+                return self.sending()
+            await asyncio.sleep(pause)
+
     def sending(self) -> InFlight:
         """`with window.sending(): <request>`: counts one send while its request is in
         flight and for `seconds` after its answer."""

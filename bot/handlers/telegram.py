@@ -358,7 +358,9 @@ class TelegramSender:
         self.bot = bot
         settings = runtime.settings
         rate = settings.telegram_messages_per_second
-        self._global = SlidingWindow.per_second(rate)
+        # The bot's limit: everything this process sends with the bot counts in it, the
+        # officer desk's posts too (see OfficerDesk).
+        self.window = SlidingWindow.per_second(rate)
         self._chats: dict[str, TokenBucket] = {}
         self._paused_until = 0.0
         # Rows this sender claims carry its id; another's "sending" rows were interrupted.
@@ -505,14 +507,12 @@ class TelegramSender:
         bucket = self._chat_bucket(chat_id)
         while True:
             now = time.monotonic()
-            pause = max(
-                self._paused_until - now, bucket.wait_time(now), self._global.wait_time(now)
-            )
+            pause = max(self._paused_until - now, bucket.wait_time(now), self.window.wait_time(now))
             if pause <= 0:
                 break
             await asyncio.sleep(pause)
         bucket.take()
-        return self._global.sending()
+        return self.window.sending()
 
     def _markup(self, row: Outbox) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
         catalogs = self.runtime.catalogs

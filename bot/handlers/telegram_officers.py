@@ -27,7 +27,7 @@ from aiogram.types import (
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.handlers.rate import TokenBucket
+from bot.handlers.rate import InFlight, SlidingWindow, TokenBucket
 from bot.runtime import Runtime
 from bot.services.media import MediaStore
 from bot.services.officers import OfficerService
@@ -55,13 +55,21 @@ PHOTOS = 3
 
 
 class OfficerDesk:
-    def __init__(self, runtime: Runtime, bot: Bot) -> None:
+    def __init__(self, runtime: Runtime, bot: Bot, window: SlidingWindow) -> None:
+        """`window` is the bot's global limit, shared with the outbox sender: a post to
+        the group during a broadcast counts against the same 30 a second."""
         self.runtime = runtime
         self.bot = bot
+        self.window = window
         self.chat_id = runtime.settings.telegram_officer_chat_id
         self.locale = runtime.settings.default_locale
         # Telegram allows a bot about 20 messages a minute in one group.
         self.group_rate = TokenBucket.per_second(GROUP_PER_MINUTE / 60, GROUP_BURST)
+
+    async def _group_turn(self) -> InFlight:
+        """Wait for the group's pace, then for the bot's: `with await self._group_turn():`."""
+        await self.group_rate.acquire()
+        return await self.window.turn()
 
     def t(self, key: str, **params: Any) -> str:
         return self.runtime.catalogs.t(self.locale, key, params)
@@ -90,10 +98,13 @@ class OfficerDesk:
         count = 0
         for report, text in zip(reports, texts, strict=True):
             try:
-                await self.group_rate.acquire()
-                sent = await self.bot.send_message(
-                    self.chat_id, text, parse_mode="HTML", reply_markup=self._buttons(report.code)
-                )
+                with await self._group_turn():
+                    sent = await self.bot.send_message(
+                        self.chat_id,
+                        text,
+                        parse_mode="HTML",
+                        reply_markup=self._buttons(report.code),
+                    )
             except TelegramAPIError as error:
                 log.warning("officer post failed: %s", type(error).__name__)
                 break
@@ -126,8 +137,7 @@ class OfficerDesk:
             content = store.shareable(item.sha256, item.mime_type)
             if not content:
                 continue
-            await self.group_rate.acquire()
-            with contextlib.suppress(TelegramAPIError):
+            with contextlib.suppress(TelegramAPIError), await self._group_turn():
                 await self.bot.send_photo(
                     self.chat_id or 0,
                     BufferedInputFile(content, filename="bukti.jpg"),
@@ -196,7 +206,7 @@ class OfficerDesk:
                 if officer
                 else self.t("telegram.officer.link_failed")
             )
-        with contextlib.suppress(TelegramAPIError):
+        with contextlib.suppress(TelegramAPIError), await self.window.turn():
             await self.bot.send_message(int(message["chat"]["id"]), answer, parse_mode="HTML")
 
     async def _button(self, query: dict[str, Any]) -> None:
@@ -253,17 +263,17 @@ class OfficerDesk:
             if viewer.role == "viewer":
                 raise NotAllowed("viewers are read-only")
             officer = await session.get(Officer, officer_id)
-            await self.group_rate.acquire()
-            prompt = await self.bot.send_message(
-                self.chat_id or 0,
-                self.t(
-                    "telegram.officer.ask_reason",
-                    name=html.escape(officer.display_name if officer else ""),
-                    code=display_code(report.code),
-                ),
-                parse_mode="HTML",
-                reply_markup=ForceReply(selective=False),
-            )
+            with await self._group_turn():
+                prompt = await self.bot.send_message(
+                    self.chat_id or 0,
+                    self.t(
+                        "telegram.officer.ask_reason",
+                        name=html.escape(officer.display_name if officer else ""),
+                        code=display_code(report.code),
+                    ),
+                    parse_mode="HTML",
+                    reply_markup=ForceReply(selective=False),
+                )
             post = await session.get(OfficerPost, report.id)
             if post is not None:
                 post.rejecting_officer_id = officer_id
@@ -305,8 +315,7 @@ class OfficerDesk:
             if post is None or report is None:
                 return
             text = await self._post_text(session, report)
-        await self.group_rate.acquire()
-        with contextlib.suppress(TelegramAPIError):
+        with contextlib.suppress(TelegramAPIError), await self._group_turn():
             await self.bot.edit_message_text(
                 text=text,
                 chat_id=int(post.chat_id),

@@ -169,7 +169,12 @@ async def _start_telegram(
             tasks.append(asyncio.create_task(poll_forever(bot, inbox, wake)))
     except TelegramAPIError as error:
         log.error("telegram start-up call failed: %s", error)
-    desk = OfficerDesk(runtime, bot) if settings.telegram_officer_chat_id is not None else None
+    sender = TelegramSender(runtime, bot)
+    desk = (
+        OfficerDesk(runtime, bot, sender.window)
+        if settings.telegram_officer_chat_id is not None
+        else None
+    )
     channel = TelegramChannel(runtime, engine, bot, desk)
-    tasks.append(asyncio.create_task(work_forever(channel, TelegramSender(runtime, bot), wake)))
+    tasks.append(asyncio.create_task(work_forever(channel, sender, wake)))
     return tasks

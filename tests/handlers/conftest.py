@@ -82,12 +82,14 @@ async def rig(runtime: Runtime) -> AsyncIterator[Rig]:
     bot = make_bot(tg_runtime)
     app = create_app(tg_runtime, engine)
     transport = httpx.ASGITransport(app=app)
+    sender = TelegramSender(tg_runtime, bot)
+    desk = OfficerDesk(tg_runtime, bot, sender.window)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Rig(
             fake,
             tg_runtime,
-            TelegramChannel(tg_runtime, engine, bot, OfficerDesk(tg_runtime, bot)),
-            TelegramSender(tg_runtime, bot),
+            TelegramChannel(tg_runtime, engine, bot, desk),
+            sender,
             TelegramInbox(tg_runtime),
             client,
         )

@@ -8,6 +8,8 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
+from bot.handlers.rate import SlidingWindow
+from bot.handlers.telegram_officers import GROUP_BURST
 from bot.runtime import Runtime
 from bot.services.media import MediaStore
 from bot.services.officers import OfficerService
@@ -15,6 +17,7 @@ from bot.services.reports import EvidenceFile, ReportDraft, ReportService
 from storage.models import Officer, OfficerPost, Outbox, Report, Village
 from storage.types import utcnow
 from tests.handlers.conftest import OFFICER_CHAT, Rig
+from tests.workers.crash_rig import seed_subscribers, start_broadcast
 
 LEKSONO, SUKAMAJU = "3307992006", "3307992001"
 DARMO, WATI, STRANGER = 7001, 7002, 7003
@@ -181,3 +184,29 @@ async def test_photo_evidence_is_posted_without_its_metadata(rig: Rig) -> None:
         uploaded if isinstance(uploaded, bytes) else str(uploaded).encode("latin-1", "replace")
     )
     assert len(content) > 100 and b"KameraRahasia" not in content
+
+
+async def test_posts_to_the_group_count_against_the_bots_limit_during_a_broadcast(
+    rig: Rig,
+) -> None:
+    """The outbox sender and the officer desk send with one bot, so they share its limit:
+    new reports posted to the group in the middle of a broadcast never push the bot over
+    it. (The desk once kept only the group's own pace, and its posts came on top.)"""
+    limit = 5
+    rig.fake.global_limit = limit
+    window = SlidingWindow.per_second(limit)
+    desk = rig.channel.desk
+    assert desk is not None
+    rig.sender.window = desk.window = window
+    await _officers(rig)
+    chats = await seed_subscribers(rig.runtime, "telegram", 15)
+    for _ in range(GROUP_BURST):
+        await _file(rig.runtime)
+    await start_broadcast(rig.runtime, "telegram", "Penyaluran PKH Kamis pagi.")
+    since = utcnow() - timedelta(minutes=1)
+    while await rig.sender.send_pending():
+        await desk.post_new_reports(since)  # as the worker does between sender passes
+    await desk.post_new_reports(since)
+    assert rig.fake.throttled == 0
+    assert all(rig.fake.texts(int(chat)) for chat in chats)
+    assert len(rig.fake.texts(OFFICER_CHAT)) == GROUP_BURST
