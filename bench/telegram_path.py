@@ -44,8 +44,8 @@ async def _ours(url: str, fake: FakeTelegram) -> tuple[float, list[float]]:
     inbox = TelegramInbox(runtime)
     engine = TimedEngine(runtime)
     engine.latencies = []
-    channel = TelegramChannel(runtime, engine, bot)
     sender = TelegramSender(runtime, bot)
+    channel = TelegramChannel(runtime, engine, bot, sender.window)
     started = time.perf_counter()
     try:
         for text in SCRIPT[:MESSAGES_EACH]:

@@ -146,11 +146,19 @@ class TelegramChannel:
     """Turns stored updates into engine steps."""
 
     def __init__(
-        self, runtime: Runtime, engine: Engine, bot: Bot, desk: OfficerDesk | None = None
+        self,
+        runtime: Runtime,
+        engine: Engine,
+        bot: Bot,
+        window: SlidingWindow,
+        desk: OfficerDesk | None = None,
     ) -> None:
+        """`window` is the bot's global limit, shared with the outbox sender: the edits
+        that take the buttons off a tapped message count in it too."""
         self.runtime = runtime
         self.engine = engine
         self.bot = bot
+        self.window = window
         self.media = MediaStore(runtime.settings.media_dir)
         self.desk = desk
 
@@ -216,7 +224,7 @@ class TelegramChannel:
             if tapped.get("message_id"):
                 # The answer comes as a new message; the old buttons go, so the chat
                 # history stays readable and nobody taps yesterday's menu by mistake.
-                with contextlib.suppress(TelegramAPIError):
+                with contextlib.suppress(TelegramAPIError), await self.window.turn():
                     await self.bot.edit_message_reply_markup(
                         chat_id=int(chat["id"]), message_id=int(tapped["message_id"])
                     )

@@ -175,6 +175,6 @@ async def _start_telegram(
         if settings.telegram_officer_chat_id is not None
         else None
     )
-    channel = TelegramChannel(runtime, engine, bot, desk)
+    channel = TelegramChannel(runtime, engine, bot, sender.window, desk)
     tasks.append(asyncio.create_task(work_forever(channel, sender, wake)))
     return tasks

@@ -88,7 +88,7 @@ async def rig(runtime: Runtime) -> AsyncIterator[Rig]:
         yield Rig(
             fake,
             tg_runtime,
-            TelegramChannel(tg_runtime, engine, bot, desk),
+            TelegramChannel(tg_runtime, engine, bot, sender.window, desk),
             sender,
             TelegramInbox(tg_runtime),
             client,

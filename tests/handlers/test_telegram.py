@@ -70,7 +70,7 @@ async def test_a_crash_between_storing_and_processing_loses_nothing(
     assert stored.status == "received" and "halo" not in str(stored.payload)  # sealed
     # "Restart": a new engine and channel pick the stored update up.
     fresh = Engine(rig.runtime)
-    await TelegramChannel(rig.runtime, fresh, rig.channel.bot).process_pending()
+    await TelegramChannel(rig.runtime, fresh, rig.channel.bot, rig.sender.window).process_pending()
     while await rig.sender.send_pending():
         pass
     assert any("Selamat datang" in t for t in rig.fake.texts(CHAT))
