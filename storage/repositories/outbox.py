@@ -79,17 +79,36 @@ async def claim_due(
             .with_for_update(skip_locked=True, of=Outbox)
         )
         found += (await session.exec(broadcast)).all()
-    claimed = []
+    claimed: list[tuple[Outbox, ChannelIdentity]] = []
+    skipped: dict[str, list[Outbox]] = {"unreachable": [], "opted_out": []}
     for row, identity in found:
+        # Detached: the rows change below in a few set-based statements, not row by row
+        # through the unit of work (a broadcast batch holds hundreds).
+        session.expunge(row)
         if identity.unreachable_at is not None:
-            row.status, row.reason = "skipped", "unreachable"
+            skipped["unreachable"].append(row)
         elif row.broadcast_id is not None and identity.broadcasts_stopped_at is not None:
-            row.status, row.reason = "skipped", "opted_out"
+            skipped["opted_out"].append(row)
         else:
             row.status, row.next_attempt_at, row.claimed_by = "sending", now, claimed_by or None
             claimed.append((row, identity))
-        session.add(row)
+    await _set(session, [row for row, _ in claimed], status="sending", next_attempt_at=now,
+               claimed_by=claimed_by or None)  # fmt: skip
+    for reason, rows in skipped.items():
+        for row in rows:
+            row.status, row.reason = "skipped", reason
+        await _set(session, rows, status="skipped", reason=reason)
     return claimed
+
+
+async def _set(session: AsyncSession, rows: Sequence[Outbox], **values: object) -> None:
+    if rows:
+        await session.exec(
+            update(Outbox)
+            .where(col(Outbox.id).in_([row.id for row in rows]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def reclaim_interrupted(
