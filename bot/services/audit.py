@@ -29,16 +29,7 @@ class AuditTrail:
         **detail: Any,
     ) -> None:
         """Add a row to the caller's transaction: it lands exactly when the action does."""
-        self.session.add(
-            AuditLog(
-                created_at=at,
-                actor=actor,
-                action=action,
-                outcome=outcome,
-                subject_hash=subject_hash,
-                detail=detail,
-            )
-        )
+        self.session.add(AuditLog(**_row(actor, action, outcome, at, subject_hash, detail)))
 
     async def write(
         self,
@@ -52,13 +43,23 @@ class AuditTrail:
         """Like `record`, but the row is inserted at once (still in the caller's
         transaction): cheaper on a hot path, such as every status look-up."""
         await audit_repo.append(
-            self.session,
-            {
-                "created_at": at,
-                "actor": actor,
-                "action": action,
-                "outcome": outcome,
-                "subject_hash": subject_hash,
-                "detail": detail,
-            },
+            self.session, _row(actor, action, outcome, at, subject_hash, detail)
         )
+
+
+def _row(
+    actor: str,
+    action: str,
+    outcome: str,
+    at: datetime,
+    subject_hash: str | None,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "created_at": at,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "subject_hash": subject_hash,
+        "detail": detail,
+    }

@@ -21,7 +21,7 @@ from bot.services.schedules import serves_rt
 from bot.settings import Settings
 from storage.repositories import audit as audit_repo
 from storage.repositories import registry as registry_repo
-from storage.repositories.registry import RegisteredPerson
+from storage.repositories.registry import Enrolled, RegisteredPerson, UpcomingSchedule
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +54,12 @@ class LookupRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class ProgrammeStatus:
-    programme: str
-    status: str
-    period: str
-
-
-@dataclass(frozen=True, slots=True)
-class Distribution:
-    programme: str
-    phase: str
-    starts_at: datetime
-    ends_at: datetime
-    place: str
-    bring: str
-    note: str
-    latitude: float | None = None
-    longitude: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StatusAnswer:
     masked_name: str
     village_code: str
     village_name: str
-    programmes: tuple[ProgrammeStatus, ...]
-    distributions: tuple[Distribution, ...]
+    programmes: tuple[Enrolled, ...]
+    distributions: tuple[UpcomingSchedule, ...]  # the next one per programme
     rt: str = ""
 
 
@@ -166,32 +146,18 @@ class StatusCheck:
         return self._answer(found) if found is not None else None
 
     def _answer(self, person: RegisteredPerson) -> StatusAnswer:
-        enrolments = person.enrolments
-        programmes = tuple(ProgrammeStatus(e.programme, e.status, e.period) for e in enrolments)
-        distributions: list[Distribution] = []
+        distributions: list[UpcomingSchedule] = []
         seen: set[str] = set()
-        for schedule in person.schedules:
+        for schedule in person.schedules:  # soonest first
             if schedule.programme in seen or not serves_rt(schedule.rts, person.rt):
                 continue
             seen.add(schedule.programme)
-            distributions.append(
-                Distribution(
-                    programme=schedule.programme,
-                    phase=schedule.phase,
-                    starts_at=schedule.starts_at,
-                    ends_at=schedule.ends_at,
-                    place=schedule.place,
-                    bring=schedule.bring,
-                    note=schedule.note,
-                    latitude=schedule.latitude,
-                    longitude=schedule.longitude,
-                )
-            )
+            distributions.append(schedule)
         return StatusAnswer(
             masked_name=mask_name(person.full_name),
             village_code=person.village_code,
             village_name=person.village_name or person.village_code,
-            programmes=programmes,
+            programmes=person.enrolments,
             distributions=tuple(distributions),
             rt=person.rt,
         )

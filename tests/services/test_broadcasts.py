@@ -279,17 +279,22 @@ async def test_cli_status_shows_a_progress_bar(runtime: Runtime, repo_root: Path
     assert missing.returncode == 2 and "tidak ada" in missing.stderr
 
 
+async def _web_subscriber(session: AsyncSession, external_id: str) -> int:
+    """A web chat visitor subscribed to PKH news for Leksono; their identity id."""
+    resident = Resident(locale="id")
+    session.add(resident)
+    await session.flush()
+    web = ChannelIdentity(channel="webchat", external_id=external_id, resident_id=resident.id or 0)
+    session.add(web)
+    await session.flush()
+    await SubscriptionService(session).subscribe(web.id or 0, LEKSONO, ["PKH"], NOW)
+    return web.id or 0
+
+
 async def test_the_web_chat_hands_over_no_broadcast_after_stop(runtime: Runtime) -> None:
     await _people(runtime)
     async with runtime.db.transaction() as session:
-        resident = Resident(locale="id")
-        session.add(resident)
-        await session.flush()
-        web = ChannelIdentity(channel="webchat", external_id="web-1", resident_id=resident.id or 0)
-        session.add(web)
-        await session.flush()
-        web_id = web.id or 0
-        await SubscriptionService(session).subscribe(web_id, LEKSONO, ["PKH"], NOW)
+        web_id = await _web_subscriber(session, "web-1")
         audience = Audience((LEKSONO,), ("PKH",), ("webchat",))
         for text in ("Pertama.", "Kedua."):
             await _service(session, runtime).compose(
@@ -317,14 +322,7 @@ async def test_a_web_chat_visitor_who_is_away_does_not_keep_the_broadcast_open(
     the pushed rows are out, and the visitor still gets the message when they come back."""
     await _people(runtime)
     async with runtime.db.transaction() as session:
-        resident = Resident(locale="id")
-        session.add(resident)
-        await session.flush()
-        web = ChannelIdentity(channel="webchat", external_id="web-2", resident_id=resident.id or 0)
-        session.add(web)
-        await session.flush()
-        web_id = web.id or 0
-        await SubscriptionService(session).subscribe(web_id, LEKSONO, ["PKH"], NOW)
+        web_id = await _web_subscriber(session, "web-2")
         audience = Audience((LEKSONO,), ("PKH",), ("telegram", "webchat"))
         [broadcast] = await _service(session, runtime).compose(
             BroadcastDraft(audience, NOW, {"id": "Penyaluran PKH Kamis."}), None, "officer:1", NOW
