@@ -13,12 +13,18 @@ import copy
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dialogs.base import Dialog, DialogContext, Outcome
@@ -28,7 +34,7 @@ from bot.messages import Choice, Incoming, Reply, StepResult
 from bot.runtime import Runtime
 from bot.services.outbox import OutboxQueue
 from bot.services.residents import ResidentService
-from bot.text import clean, fold, redact_id_numbers, typed_number
+from bot.text import clean, fold, redact_id_numbers, storable, typed_number
 from storage.models import (
     ChannelIdentity,
     Conversation,
@@ -51,6 +57,9 @@ RESTING_DIALOGS = frozenset({MENU, WELCOME})
 MAX_HOPS = 4
 ATTEMPTS = 4
 LABEL_MATCH_SCORE = 90.0
+NUMBERED = "n"  # marks an offered choice a typed number can pick
+# What the database says about a step's own values, as opposed to an outage.
+_REFUSED_VALUES = (DataError, IntegrityError, NotSupportedError, ProgrammingError)
 
 
 class StorageUnavailable(Exception):
@@ -82,11 +91,22 @@ class Engine:
         """
         started = time.perf_counter()
         metrics = self.runtime.metrics
+        if incoming.text is not None:
+            incoming = replace(incoming, text=storable(incoming.text))
         try:
             try:
                 result = await self._run_with_retries(incoming, queue_replies)
-            except (DBAPIError, OSError, TimeoutError):
+            except (OSError, TimeoutError):
                 raise
+            except DBAPIError as error:
+                if not isinstance(error, _REFUSED_VALUES):
+                    raise
+                # The database refused what this step wrote (a number out of range, a
+                # constraint): this message's problem, not an outage, and retrying it on
+                # every worker pass would only repeat the apology.
+                log.exception("engine step on %s stored a bad value", incoming.channel)
+                metrics.step_errors.labels(incoming.channel).inc()
+                result = await self._apologise(incoming, queue_replies)
             except Exception:
                 log.exception(
                     "engine step failed on %s; answering with an apology", incoming.channel
@@ -213,10 +233,11 @@ class Engine:
             turn.replies.append(Reply("common.restarted"))
             return await self._start(session, turn, incoming, MENU, {}, now)
         idle = timedelta(minutes=self.runtime.settings.conversation_idle_minutes)
-        if (
+        expired = (
             conversation.dialog not in RESTING_DIALOGS
             and now - conversation.last_activity_at > idle
-        ):
+        )
+        if expired:
             turn.replies.append(Reply("common.expired"))
             conversation.offered_choices = []
             conversation.dialog, conversation.data = MENU, {}
@@ -224,8 +245,11 @@ class Engine:
             assert dialog is not None
             conversation.step = next(iter(dialog.Step)).value
 
-        offered = _choices_from(conversation.offered_choices)
+        offered, numbered = _choices_from(conversation.offered_choices)
         text = clean(incoming.text) if incoming.text is not None else ""
+        if expired and incoming.kind == "text" and typed_number(text) is not None:
+            # A number answered the closed question, not the menu: show the menu first.
+            return await self._start(session, turn, incoming, MENU, {}, now)
         if incoming.kind == "text":
             if not text:
                 key = "common.unsupported" if incoming.unsupported else "common.empty"
@@ -238,15 +262,19 @@ class Engine:
             command = self.runtime.intents.command(text)
             if command is not None:
                 return await self._command(session, turn, incoming, command, offered, now)
-            chosen = self._choice_from_text(turn.locale, text, offered)
+            chosen = self._choice_from_text(turn.locale, text, offered, numbered)
             if chosen is not None:
                 incoming = incoming.as_choice(chosen)
 
         if incoming.choice_id is not None:
             target = self._route_choice(conversation, incoming.choice_id, offered)
             if target == "stale":
-                turn.replies.append(Reply("common.stale_choice"))
-                return await self._start(session, turn, incoming, MENU, {}, now)
+                if conversation.dialog in RESTING_DIALOGS:
+                    turn.replies.append(Reply("common.stale_choice"))
+                    return await self._start(session, turn, incoming, MENU, {}, now)
+                # Mid-journey: keep what the resident has entered so far and ask again.
+                turn.replies.append(Reply("common.stale_choice_here", choices=_with_menu(offered)))
+                return None
             if target is not None:
                 return await self._start(session, turn, incoming, target, {}, now)
 
@@ -276,18 +304,23 @@ class Engine:
             return await self._start(session, turn, incoming, LANGUAGE, {}, now)
         if command in (Intent.NEWS_STOP, Intent.NEWS_START):
             action = "stop" if command is Intent.NEWS_STOP else "start"
+            if conversation.dialog not in RESTING_DIALOGS and conversation.data:
+                turn.replies.append(Reply("common.draft_dropped"))
             return await self._start(session, turn, incoming, NEWS, {"command": action}, now)
         if command is Intent.CANCEL and conversation.dialog not in RESTING_DIALOGS:
             turn.replies.append(Reply("common.cancelled"))
         return await self._start(session, turn, incoming, MENU, {}, now)
 
-    def _choice_from_text(self, locale: str, text: str, offered: tuple[Choice, ...]) -> str | None:
-        """A typed number, or a typed label ('setuju'), picks one of the offered choices."""
+    def _choice_from_text(
+        self, locale: str, text: str, offered: tuple[Choice, ...], numbered: tuple[Choice, ...]
+    ) -> str | None:
+        """A typed number picks from the last list shown; a typed label ('setuju') from any
+        offered choice."""
         if not offered:
             return None
         number = typed_number(text)
         if number is not None:
-            return offered[number - 1].id if 1 <= number <= len(offered) else None
+            return numbered[number - 1].id if 1 <= number <= len(numbered) else None
         folded = fold(text)
         if not folded:
             return None
@@ -442,7 +475,7 @@ class Engine:
                     channel=incoming.channel,
                     direction="out",
                     kind="reply",
-                    text=catalogs.t(locale, reply.key, reply.params),
+                    text=redact_id_numbers(catalogs.t(locale, reply.key, reply.params)),
                     message_key=reply.key,
                     payload={"choices": labels} if labels else {},
                     outbox_id=outbox_id,
@@ -475,9 +508,13 @@ class Engine:
         return rows
 
     async def _apologise(self, incoming: Incoming, queue_replies: bool = False) -> StepResult:
-        """After a failed step: log the message and apologise, leaving the state as it was."""
+        """After a failed step: log the message and apologise, leaving the state as it was.
+
+        The inbound event is closed as failed, so a channel worker does not take the same
+        message again (and apologise again) on every pass."""
         reply = Reply("common.error", choices=_menu_only())
         async with self.runtime.db.transaction() as session:
+            await self._close_failed_event(session, incoming)
             identity = await self._identity(session, incoming)
             resident = await session.get(Resident, identity.resident_id)
             assert resident is not None
@@ -485,6 +522,19 @@ class Engine:
             queued = await self._queue(session, identity, locale, [reply]) if queue_replies else []
             self._log(session, identity, incoming, locale, [reply], None, queued=queued)
         return StepResult(locale, (reply,))
+
+    async def _close_failed_event(self, session: AsyncSession, incoming: Incoming) -> None:
+        if incoming.platform_id is None:
+            return
+        event = await repo.find_inbound_event(session, incoming.channel, incoming.platform_id)
+        if event is None:
+            event = InboundEvent(
+                channel=incoming.channel, platform_id=incoming.platform_id, payload={}
+            )
+        event.status = "failed"
+        event.attempts += 1
+        event.processed_at = utcnow()
+        session.add(event)
 
 
 def _valid_step(dialog: Dialog, step: str) -> bool:
@@ -495,23 +545,43 @@ def _menu_only() -> tuple[Choice, ...]:
     return (Choice("nav:menu", "common.back_to_menu"),)
 
 
+def _with_menu(choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
+    if any(choice.id == "nav:menu" for choice in choices):
+        return choices
+    return (*choices, *_menu_only())
+
+
 def _offered(replies: Sequence[Reply]) -> list[list[Any]]:
+    """Every choice of the turn stays valid as a tap, but only the last message's choices
+    are numbered: channels number each message's list from 1, and the resident types the
+    number of the list they read last. Those come first, marked `NUMBERED`."""
+    with_choices = [reply for reply in replies if reply.choices]
+    if not with_choices:
+        return []
+    last = with_choices[-1]
     offered: list[list[Any]] = []
     seen: set[str] = set()
-    for reply in replies:
+    for reply in (last, *with_choices[:-1]):
         for choice in reply.choices:
             if choice.id not in seen:
                 seen.add(choice.id)
-                offered.append([choice.id, choice.key, dict(choice.params)])
+                item: list[Any] = [choice.id, choice.key, dict(choice.params)]
+                offered.append([*item, NUMBERED] if reply is last else item)
     return offered
 
 
-def _choices_from(stored: list[Any]) -> tuple[Choice, ...]:
+def _choices_from(stored: list[Any]) -> tuple[tuple[Choice, ...], tuple[Choice, ...]]:
+    """The offered choices, and those a typed number picks from (all, for rows stored
+    before numbering was marked)."""
     choices: list[Choice] = []
+    numbered: list[Choice] = []
     for item in stored:
-        if isinstance(item, list) and len(item) == 3:
-            choices.append(Choice(str(item[0]), str(item[1]), dict(item[2])))
-    return tuple(choices)
+        if isinstance(item, list) and len(item) in (3, 4):
+            choice = Choice(str(item[0]), str(item[1]), dict(item[2]))
+            choices.append(choice)
+            if len(item) == 4 and item[3] == NUMBERED:
+                numbered.append(choice)
+    return tuple(choices), tuple(numbered) or tuple(choices)
 
 
 def _is_transient(error: DBAPIError) -> bool:

@@ -38,6 +38,9 @@ class Intent(StrEnum):
 
 # Words that work at every step, typed exactly (a slash in front is allowed).
 GLOBAL_COMMANDS = frozenset({Intent.MENU, Intent.CANCEL, Intent.HELP, Intent.LANGUAGE})
+# Shorter than this, a text or a phrase matches only as typed: "hadi" is a name, not "hai"
+# mistyped. Common spellings of a short phrase belong in intents.toml ("halo", "hallo").
+MIN_FUZZY_LENGTH = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,9 @@ class IntentMatcher:
 
 def _score(text: str, phrase: str, **_: object) -> float:
     """Whole-text similarity, or the phrase appearing (with typos) inside a longer text."""
+    if min(len(text), len(phrase)) < MIN_FUZZY_LENGTH:
+        return 100.0 if text == phrase else 0.0
     whole = fuzz.ratio(text, phrase)
     if len(text) > len(phrase) + 3:
-        # Only count a partial hit when the phrase is long enough to mean something.
-        inside = fuzz.partial_ratio(phrase, text) if len(phrase) >= 5 else 0.0
-        return max(whole, inside - 4)
+        return max(whole, fuzz.partial_ratio(phrase, text) - 4)
     return max(whole, fuzz.token_sort_ratio(text, phrase))

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.text import redact_id_numbers
 from storage.types import utcnow
 
 Params = Mapping[str, str | int | float]
@@ -94,7 +95,8 @@ class Incoming:
         """A JSON-safe description for the message log (never contains raw media bytes)."""
         data: dict[str, Any] = {}
         if self.choice_id is not None:
-            data["choice_id"] = self.choice_id
+            # A forged or mistyped id may hold anything, a NIK included.
+            data["choice_id"] = redact_id_numbers(self.choice_id)
         if self.media is not None:
             data["media"] = {
                 "kind": self.media.kind,

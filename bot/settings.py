@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -150,6 +152,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def telegram_webhook_token(self) -> str:
+        """The secret Telegram sends with each webhook call: TELEGRAM_WEBHOOK_SECRET, or,
+        when that is unset, one derived from SECRET_KEY, so a webhook is never left
+        unprotected nor every genuine update refused."""
+        if self.telegram_webhook_secret is not None:
+            return self.telegram_webhook_secret.get_secret_value()
+        key = self.secret_key.get_secret_value().encode()
+        return hmac.new(key, b"telegram-webhook", hashlib.sha256).hexdigest()
 
     @property
     def telegram_enabled(self) -> bool:

@@ -27,6 +27,30 @@ _LINK = re.compile(
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+_ROW_ID = re.compile(r"[0-9]{1,10}")
+
+
+def row_id(text: str) -> int | None:
+    """A row id typed in a button or a form: 1..MAX_ROW_ID in ASCII digits, else None.
+    ("²".isdigit() is true, and int("²") fails; a huge number fails in the database.)"""
+    if not _ROW_ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ROW_ID else None
+
+
+def storable(raw: str) -> str:
+    """Text any database keeps as sent: NUL removed (PostgreSQL refuses it) and lone
+    surrogates (broken emoji halves, which no encoder accepts) replaced."""
+    text = raw.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def clean(raw: str) -> str:
     """NFKC, invisible characters removed, whitespace collapsed. What the resident meant."""
     text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE)

@@ -18,6 +18,8 @@ from storage.db import Database
 from storage.models import ChannelIdentity, Conversation, MessageLog, Resident
 from tests.helpers import Resident as Chat
 
+NIK = "3307994505809001"
+
 
 class _Step(StrEnum):
     ONLY = "only"
@@ -184,3 +186,32 @@ async def test_nested_data_changed_in_place_is_saved(runtime: Runtime) -> None:
     async with runtime.db.session() as session:
         conversation = (await session.exec(select(Conversation))).one()
     assert conversation.data["items"] == ["satu", "dua", "tiga"]
+
+
+class EchoDialog(Dialog):
+    """Says back what it was sent, inside a catalog text."""
+
+    name = "echo"
+    Step = _Step
+    menu_key = "menu.faq"
+
+    async def start(self, ctx: DialogContext) -> Outcome:
+        return stay(_Step.ONLY)
+
+    async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
+        return stay(_Step.ONLY, Reply("common.too_long", {"length": ctx.text, "max": 1}))
+
+
+async def test_the_message_log_masks_a_nik_in_what_the_bot_says_too(runtime: Runtime) -> None:
+    engine = Engine(runtime, _registry_with(EchoDialog()))
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.tap("menu:echo")
+    await chat.say(f"nik saya {NIK}")
+    assert NIK in chat.text()  # the resident's own screen is the dialog's business
+    async with runtime.db.session() as session:
+        logged = (
+            await session.exec(select(MessageLog.text).where(col(MessageLog.text).is_not(None)))
+        ).all()
+    assert any("3307********9001" in (text or "") for text in logged)
+    assert not any(NIK in (text or "") for text in logged)

@@ -24,6 +24,7 @@ from bot.services.distribution_checks import (
 )
 from bot.services.schedules import ScheduleNotFound, ScheduleService
 from bot.services.subscriptions import SubscriptionService
+from bot.text import row_id
 
 MAKE_REPORT = Choice("check:report", "check.make_report")
 NO_REPORT = Choice("check:no_report", "check.no_report")
@@ -43,10 +44,11 @@ class DistributionCheckDialog(Dialog):
         schedule_part, _, answer = (
             (ctx.incoming.choice_id or "").removeprefix(CHOICE_PREFIX).partition(":")
         )
-        if not schedule_part.isdigit():
+        schedule_id = row_id(schedule_part)
+        if not schedule_id:
             return goto("menu", Reply("common.stale_choice"))
         service = DistributionCheck(ctx.session, ctx.runtime.settings, ctx.runtime.catalogs)
-        row = await service.answer(ctx.identity_id, int(schedule_part), answer, ctx.now)
+        row = await service.answer(ctx.identity_id, schedule_id, answer, ctx.now)
         if row is None or row.id is None:
             return goto("menu", Reply("common.stale_choice"))
         if answer not in REPORT_KIND:

@@ -4,6 +4,7 @@
 stateDiagram-v2
     [*] --> choose
     choose --> journey: a menu choice or a recognised intent
+    choose --> status: a NIK sent on its own
     choose --> faq: a question the FAQ answers
     choose --> choose: anything else (help and the menu again)
 ```
@@ -16,6 +17,7 @@ from enum import StrEnum
 from bot.dialogs.base import Dialog, DialogContext, Outcome, goto, stay
 from bot.dialogs.routing import route_free_text
 from bot.messages import Reply
+from bot.services.nik import looks_like_a_nik
 
 
 class Step(StrEnum):
@@ -36,5 +38,7 @@ class MenuDialog(Dialog):
             if dialog is not None:
                 return goto(dialog.name)
         if ctx.incoming.kind == "text" and ctx.text:
+            if looks_like_a_nik(ctx.text):
+                return goto("status", typed=ctx.text)  # a NIK sent straight away
             return route_free_text(ctx)
         return goto("menu", Reply("common.not_understood"))

@@ -7,8 +7,12 @@ stateDiagram-v2
     list --> view: a registration
     view --> confirm_cancel: "batalkan" (before the session starts)
     confirm_cancel --> list: "ya, batalkan" (the next on the waitlist is offered the seat)
+    view --> [*]: "ambil kursi" / "lepas kursi" (a seat is offered)
     [*] --> [*]: "seat:CODE:yes" / "seat:CODE:no" pushed with an offer
 ```
+
+An offered seat can be taken or let go from its view as well as from the pushed message
+(which may be lost): both are the same "seat:CODE:yes|no" choices.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish
 from bot.dialogs.training import registration_status
 from bot.messages import Choice, Reply
 from bot.services.tickets import display_code
-from bot.services.trainings import ACTIVE, TrainingService
+from bot.services.trainings import ACTIVE, SessionInfo, TrainingService
 from storage.models import TrainingRegistration
 
 CANCEL_YES = Choice("my_trainings:cancel_yes", "my_trainings.cancel_yes")
 BACK = Choice("menu:my_trainings", "menu.my_trainings")
+TAKE_SEAT = "my_trainings.take_seat"
+RELEASE_SEAT = "my_trainings.release_seat"
 FIND = Choice("menu:training", "menu.training")
 
 
@@ -48,6 +54,8 @@ class MyTrainingsDialog(Dialog):
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
         choice = ctx.incoming.choice_id or ""
+        if choice.startswith("seat:"):
+            return await self._offer_answer(ctx, choice)
         if choice.startswith("my_trainings:view:"):
             return await self._view(ctx, choice.removeprefix("my_trainings:view:"))
         if choice.startswith("my_trainings:cancel:"):
@@ -118,9 +126,10 @@ class MyTrainingsDialog(Dialog):
         service = _service(ctx)
         info = await service.session_info(registration.session_id)
         catalogs, locale, zone = ctx.runtime.catalogs, ctx.locale, ctx.runtime.settings.zone
+        # Where aid recipients go first, a number would show who went ahead: none is given.
         position = (
             await service.waitlist_position(registration)
-            if registration.status == "waitlisted"
+            if registration.status == "waitlisted" and not info.training.priority_recipients
             else 0
         )
         params: dict[str, str | int] = {
@@ -132,13 +141,10 @@ class MyTrainingsDialog(Dialog):
             "position": position,
         }
         key = "my_trainings.view_waitlisted" if position else "my_trainings.view"
-        can_cancel = registration.status in ACTIVE and info.session.starts_at > ctx.now
-        cancel = (
-            (Choice(f"my_trainings:cancel:{registration.code}", "my_trainings.cancel"),)
-            if can_cancel
-            else ()
+        return stay(
+            Step.VIEW,
+            Reply(key, params, choices=(*_actions(ctx, registration, info), BACK, MENU_CHOICE)),
         )
-        return stay(Step.VIEW, Reply(key, params, choices=(*cancel, BACK, MENU_CHOICE)))
 
     async def _offer_answer(self, ctx: DialogContext, choice: str) -> Outcome:
         _, code, answer = [*choice.split(":"), "", ""][:3]
@@ -161,6 +167,21 @@ class MyTrainingsDialog(Dialog):
         if registration is None or registration.resident_id != ctx.resident.id:
             return None
         return registration
+
+
+def _actions(
+    ctx: DialogContext, registration: TrainingRegistration, info: SessionInfo
+) -> tuple[Choice, ...]:
+    """What a resident may do with a registration: answer an offered seat (the same
+    choices as the pushed offer), or cancel before the session starts."""
+    if info.session.starts_at <= ctx.now:
+        return ()
+    code = registration.code
+    if registration.status == "offered":
+        return (Choice(f"seat:{code}:yes", TAKE_SEAT), Choice(f"seat:{code}:no", RELEASE_SEAT))
+    if registration.status in ACTIVE:
+        return (Choice(f"my_trainings:cancel:{code}", "my_trainings.cancel"),)
+    return ()
 
 
 def _service(ctx: DialogContext) -> TrainingService:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.dialogs.base import Dialog, DialogContext, Outcome, goto
+from bot.dialogs.schedule import resumed_reply
 from bot.messages import Reply
 from bot.services.subscriptions import SubscriptionService
 
@@ -37,7 +38,7 @@ class NewsDialog(Dialog):
             return goto("menu", Reply("schedule.stopped" if had else "schedule.stopped_none"))
         kept = await subscriptions.resume(ctx.identity_id, ctx.now)
         if kept:
-            return goto("menu", Reply("schedule.resumed", {"count": len(kept)}))
+            return goto("menu", await resumed_reply(ctx, kept))
         return goto("schedule")
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:

@@ -10,6 +10,7 @@ from bot.services.pii import UnreadableSecret
 NIK_PROBLEM_KEYS = {
     NikProblem.NO_DIGITS: "status.nik_no_digits",
     NikProblem.SEVERAL_NUMBERS: "status.nik_several",
+    NikProblem.LOOKALIKE_LETTERS: "status.nik_letters",
     NikProblem.LENGTH: "status.nik_length",
     NikProblem.BIRTH_DATE: "status.nik_birth_date",
     NikProblem.REGION: "status.nik_region",

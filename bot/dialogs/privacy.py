@@ -16,6 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, finish, goto, stay
+from bot.dialogs.routing import route_free_text
 from bot.dialogs.welcome import privacy_params
 from bot.intents import Intent
 from bot.messages import Choice, Reply
@@ -56,6 +57,10 @@ class PrivacyDialog(Dialog):
         if step is Step.CONFIRM and choice == WITHDRAW_YES.id:
             await ctx.residents.record_decline(ctx.resident, ctx.now)
             return goto("welcome", Reply("privacy.withdrawn", privacy_params(ctx)))
+        if ctx.text:
+            # Typed words ("hapus data saya") go where they would from the menu, which for
+            # a deletion is this notice again, with its buttons.
+            return route_free_text(ctx)
         return finish()
 
 

@@ -1,6 +1,11 @@
 """Reporting an irregularity ("Lapor"): one question at a time, a summary to confirm, then a
 ticket code. Proposals (usul) and objections (sanggah) are report types with their own
-question about whom they concern.
+question about whom they concern. A proposal or an objection is about a family, not an
+event, so neither is asked when it happened; each has its own story prompt.
+
+Every free-text answer is kept with NIK-like numbers masked (first and last four digits
+only), so the summary, the stored report and everything shown from it never hold a raw NIK;
+the resident is told once per report. Every question offers the way back to the menu.
 
 Until the resident chooses to be named or confidential, every step is concealed: the
 message log keeps nothing of it and its inbound event keeps no payload, so an anonymous
@@ -13,8 +18,9 @@ stateDiagram-v2
     identity --> programme
     programme --> village
     village --> village: not a village of the kecamatan
-    village --> when
-    when --> subject: sanggah, usul, oknum
+    village --> when: types other than sanggah, usul
+    village --> subject: sanggah, usul
+    when --> subject: oknum
     when --> description: other types
     subject --> description
     description --> description: too short
@@ -24,6 +30,7 @@ stateDiagram-v2
     confirm --> description: "ubah cerita"
     confirm --> village: "ubah desa"
     confirm --> duplicate: the same as an open report of the resident
+    duplicate --> duplicate: anything but the offered choices
     duplicate --> [*]: added to that report
     confirm --> [*]: filed, code shown
     duplicate --> [*]: filed as a new report
@@ -48,6 +55,7 @@ from bot.services.registry_rows import PROGRAMMES
 from bot.services.reports import KINDS, EvidenceFile, ReportDraft, ReportService
 from bot.services.tickets import display_code
 from bot.services.villages import VillageDirectory
+from bot.text import redact_id_numbers
 from storage.models import Village
 from storage.repositories import registry as registry_repo
 
@@ -67,6 +75,10 @@ class Step(StrEnum):
 
 
 SUBJECT_KINDS = frozenset({"sanggah", "usul", "oknum"})
+# About a family rather than an event: no "when", and a story prompt of their own.
+FAMILY_KINDS = frozenset({"sanggah", "usul"})
+HAPPENED_MAX = 80
+SUBJECT_MAX = 300
 WHEN_OPTIONS = ("today", "week", "month", "older")
 VILLAGE_BUTTONS = 9
 EVIDENCE_NEXT = Choice("report:evidence_next", "report.evidence_next")
@@ -76,7 +88,13 @@ EDIT_VILLAGE = Choice("report:edit_village", "report.edit_village")
 DISCARD = Choice("report:discard", "report.discard")
 DUPLICATE_ADD = Choice("report:duplicate_add", "report.duplicate_add")
 DUPLICATE_NEW = Choice("report:duplicate_new", "report.duplicate_new")
+EVIDENCE_CHOICES = (EVIDENCE_NEXT, MENU_CHOICE)
 TRACK = Choice("menu:track", "menu.track")
+# ctx.data[MASKED]: a NIK-like number was masked in this turn's answer (MASKED_NEW), or the
+# resident has already been told about it (MASKED_TOLD).
+MASKED = "nik_masked"
+MASKED_NEW = "new"
+MASKED_TOLD = "told"
 
 
 class ReportDialog(Dialog):
@@ -101,7 +119,7 @@ class ReportDialog(Dialog):
             if village is not None:
                 ctx.data["village"] = [village.code, village.name]
         if isinstance(preset_when, str) and preset_when:
-            ctx.data["when"] = preset_when[:80]
+            ctx.data["when"] = redact_id_numbers(preset_when)[:HAPPENED_MAX]
         if isinstance(check_answer, int):
             ctx.data["check_answer"] = check_answer
         if isinstance(preset_kind, str) and preset_kind in KINDS:
@@ -111,6 +129,14 @@ class ReportDialog(Dialog):
 
     async def handle(self, ctx: DialogContext, step: StrEnum) -> Outcome:
         ctx.conceal_log = ctx.data.get("identity") not in ("named", "confidential")
+        outcome = await self._answer(ctx, step)
+        if ctx.data.get(MASKED) == MASKED_NEW:
+            # Told once per report, before the next question.
+            ctx.data[MASKED] = MASKED_TOLD
+            outcome.replies.insert(0, Reply("report.nik_masked"))
+        return outcome
+
+    async def _answer(self, ctx: DialogContext, step: StrEnum) -> Outcome:
         choice = ctx.incoming.choice_id or ""
         if step is Step.KIND:
             kind = choice.removeprefix("report:kind:")
@@ -138,10 +164,7 @@ class ReportDialog(Dialog):
         if step is Step.WHEN:
             return self._when(ctx)
         if step is Step.SUBJECT:
-            if len(ctx.text) < 3:
-                return self._ask_subject(ctx)
-            ctx.data["subject"] = ctx.text[:300]
-            return self._ask_description()
+            return self._subject(ctx)
         if step is Step.DESCRIPTION:
             return self._description(ctx)
         if step is Step.EVIDENCE:
@@ -157,11 +180,17 @@ class ReportDialog(Dialog):
         distribution): only what is still missing is asked."""
         if not ctx.data.get("village"):
             return await self._ask_village(ctx)
-        if not ctx.data.get("when"):
+        return self._next_after_village(ctx)
+
+    def _next_after_village(self, ctx: DialogContext) -> Outcome:
+        if not ctx.data.get("when") and ctx.data.get("kind") not in FAMILY_KINDS:
             return self._ask_when()
+        return self._next_after_when(ctx)
+
+    def _next_after_when(self, ctx: DialogContext) -> Outcome:
         if ctx.data.get("kind") in SUBJECT_KINDS:
             return self._ask_subject(ctx)
-        return self._ask_description()
+        return self._ask_description(ctx)
 
     # -- questions -------------------------------------------------------------------------
 
@@ -186,7 +215,7 @@ class ReportDialog(Dialog):
             *(Choice(f"report:programme:{p}", f"programme_short.{p}") for p in PROGRAMMES),
             Choice("report:programme:unknown", "report.programme_unknown"),
         )
-        return stay(Step.PROGRAMME, Reply(key, choices=choices))
+        return stay(Step.PROGRAMME, Reply(key, choices=(*choices, MENU_CHOICE)))
 
     async def _ask_village(
         self, ctx: DialogContext, key: str = "report.ask_village", **params: str
@@ -198,20 +227,31 @@ class ReportDialog(Dialog):
         )
         return stay(Step.VILLAGE, Reply(key, params, choices=(*choices, MENU_CHOICE)))
 
-    def _ask_when(self) -> Outcome:
+    def _ask_when(self, key: str = "report.ask_when", **params: int) -> Outcome:
         choices = tuple(Choice(f"report:when:{w}", f"report.when.{w}") for w in WHEN_OPTIONS)
-        return stay(Step.WHEN, Reply("report.ask_when", choices=choices))
+        return stay(Step.WHEN, Reply(key, params, choices=(*choices, MENU_CHOICE)))
 
-    def _ask_subject(self, ctx: DialogContext) -> Outcome:
-        return stay(Step.SUBJECT, Reply(f"report.ask_subject.{ctx.data['kind']}"))
+    def _ask_subject(self, ctx: DialogContext, *before: Reply) -> Outcome:
+        ask = Reply(f"report.ask_subject.{ctx.data['kind']}", choices=(MENU_CHOICE,))
+        return stay(Step.SUBJECT, *before, ask)
 
-    def _ask_description(self) -> Outcome:
-        return stay(Step.DESCRIPTION, Reply("report.ask_description", choices=(MENU_CHOICE,)))
+    def _ask_description(self, ctx: DialogContext) -> Outcome:
+        kind = ctx.data.get("kind")
+        key = f"report.ask_description_{kind}" if kind in FAMILY_KINDS else "report.ask_description"
+        return stay(Step.DESCRIPTION, Reply(key, choices=(MENU_CHOICE,)))
 
     def _ask_evidence(self, ctx: DialogContext) -> Outcome:
         policy = _policy(ctx)
         params = {"max": policy.max_files, "mb": policy.max_bytes // MB}
-        return stay(Step.EVIDENCE, Reply("report.ask_evidence", params, choices=(EVIDENCE_NEXT,)))
+        return stay(Step.EVIDENCE, Reply("report.ask_evidence", params, choices=EVIDENCE_CHOICES))
+
+    def _ask_duplicate(self, code: str) -> Outcome:
+        offer = Reply(
+            "report.duplicate",
+            {"code": display_code(code)},
+            choices=(DUPLICATE_ADD, DUPLICATE_NEW, MENU_CHOICE),
+        )
+        return stay(Step.DUPLICATE, offer)
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -225,37 +265,47 @@ class ReportDialog(Dialog):
         elif ctx.incoming.location is not None:
             ctx.data["location"] = [ctx.incoming.location.latitude, ctx.incoming.location.longitude]
             ctx.data.pop("village", None)
-            return self._ask_when()
+            return self._next_after_village(ctx)
         elif ctx.text:
             village = await directory.match(ctx.text)
             if village is None:
-                return await self._ask_village(ctx, "report.village_unknown", text=ctx.text[:60])
+                shown = _typed(ctx)[:60]
+                return await self._ask_village(ctx, "report.village_unknown", text=shown)
         if village is None:
             return await self._ask_village(ctx)
         ctx.data["village"] = [village.code, village.name]
         if ctx.data.get("description"):
             return _summary_outcome(ctx)
-        return self._ask_when()
+        return self._next_after_village(ctx)
 
     def _when(self, ctx: DialogContext) -> Outcome:
         choice = (ctx.incoming.choice_id or "").removeprefix("report:when:")
         if choice in WHEN_OPTIONS:
             label = ctx.runtime.catalogs.t(ctx.locale, f"report.when.{choice}")
             ctx.data["when"] = label
+        elif len(ctx.text) > HAPPENED_MAX:
+            return self._ask_when("report.when_too_long", max=HAPPENED_MAX)
         elif ctx.text:
-            ctx.data["when"] = ctx.text[:80]
+            ctx.data["when"] = _typed(ctx)
         else:
             return self._ask_when()
-        if ctx.data.get("kind") in SUBJECT_KINDS:
+        return self._next_after_when(ctx)
+
+    def _subject(self, ctx: DialogContext) -> Outcome:
+        if len(ctx.text) > SUBJECT_MAX:
+            params = {"length": len(ctx.text), "max": SUBJECT_MAX}
+            return self._ask_subject(ctx, Reply("report.subject_too_long", params))
+        if len(ctx.text) < 3:
             return self._ask_subject(ctx)
-        return self._ask_description()
+        ctx.data["subject"] = _typed(ctx)
+        return self._ask_description(ctx)
 
     def _description(self, ctx: DialogContext) -> Outcome:
         minimum = ctx.runtime.settings.report_min_chars
         if len(ctx.text) < minimum:
             params = {"length": len(ctx.text), "min": minimum}
             return stay(Step.DESCRIPTION, Reply("report.too_short", params, choices=(MENU_CHOICE,)))
-        ctx.data["description"] = ctx.text
+        ctx.data["description"] = _typed(ctx)
         if "evidence" in ctx.data:
             return _summary_outcome(ctx)
         ctx.data["evidence"] = []
@@ -269,13 +319,13 @@ class ReportDialog(Dialog):
         files: list[dict[str, Any]] = ctx.data.setdefault("evidence", [])
         params = {"max": policy.max_files, "mb": policy.max_bytes // MB}
         if media is None:
-            return stay(Step.EVIDENCE, Reply("report.evidence_text", choices=(EVIDENCE_NEXT,)))
+            return stay(Step.EVIDENCE, Reply("report.evidence_text", choices=EVIDENCE_CHOICES))
         problem = policy.problem(media.mime_type, media.size, len(files))
         if problem is None and not MediaStore(ctx.runtime.settings.media_dir).exists(media.ref):
             problem = "missing"
         if problem is not None:
             return stay(
-                Step.EVIDENCE, Reply(f"report.evidence.{problem}", params, choices=(EVIDENCE_NEXT,))
+                Step.EVIDENCE, Reply(f"report.evidence.{problem}", params, choices=EVIDENCE_CHOICES)
             )
         if all(item["sha256"] != media.ref for item in files):
             files.append(
@@ -289,14 +339,14 @@ class ReportDialog(Dialog):
                 }
             )
         received = Reply(
-            "report.evidence_received", {**params, "count": len(files)}, choices=(EVIDENCE_NEXT,)
+            "report.evidence_received", {**params, "count": len(files)}, choices=EVIDENCE_CHOICES
         )
         return stay(Step.EVIDENCE, received)
 
     async def _confirm(self, ctx: DialogContext) -> Outcome:
         choice = ctx.incoming.choice_id
         if choice == EDIT_DESCRIPTION.id:
-            return self._ask_description()
+            return self._ask_description(ctx)
         if choice == EDIT_VILLAGE.id:
             return await self._ask_village(ctx)
         if choice == DISCARD.id:
@@ -312,9 +362,7 @@ class ReportDialog(Dialog):
             )
             if existing is not None:
                 ctx.data["duplicate_of"] = existing.code
-                params = {"code": display_code(existing.code)}
-                offer = Reply("report.duplicate", params, choices=(DUPLICATE_ADD, DUPLICATE_NEW))
-                return stay(Step.DUPLICATE, offer)
+                return self._ask_duplicate(existing.code)
         return await self._file(ctx, draft)
 
     async def _duplicate(self, ctx: DialogContext) -> Outcome:
@@ -331,7 +379,9 @@ class ReportDialog(Dialog):
                 return stay(Step.DONE, added)
         if ctx.incoming.choice_id == DUPLICATE_NEW.id:
             return await self._file(ctx, draft)
-        return finish()
+        if not isinstance(code, str):
+            return _summary_outcome(ctx)
+        return self._ask_duplicate(code)
 
     async def _file(self, ctx: DialogContext, draft: ReportDraft) -> Outcome:
         anonymous = draft.identity_mode == "anonymous"
@@ -353,6 +403,14 @@ class ReportDialog(Dialog):
             replies.append(Reply("report.usul_checklist"))
         replies[-1] = Reply(replies[-1].key, replies[-1].params, choices=(TRACK, MENU_CHOICE))
         return stay(Step.DONE, *replies)
+
+
+def _typed(ctx: DialogContext) -> str:
+    """The resident's free-text answer as it may be kept: NIK-like numbers masked."""
+    masked = redact_id_numbers(ctx.text)
+    if masked != ctx.text and ctx.data.get(MASKED) != MASKED_TOLD:
+        ctx.data[MASKED] = MASKED_NEW
+    return masked
 
 
 def _policy(ctx: DialogContext) -> EvidencePolicy:
@@ -407,13 +465,14 @@ def _summary_outcome(ctx: DialogContext) -> Outcome:
         village_text = "-"
     programme = str(data.get("programme") or "")
     subject = str(data.get("subject") or "")
+    when = str(data.get("when") or ("" if data.get("kind") in FAMILY_KINDS else "-"))
     params: dict[str, str | int] = {
         "kind": t(locale, f"report.kind.{data.get('kind', 'lainnya')}"),
         "programme": t(locale, f"programme.{programme}")
         if programme
         else t(locale, "report.programme_unknown"),
         "village": village_text,
-        "when": str(data.get("when") or "-"),
+        "when": t(locale, "report.summary_when", {"when": when}) if when else "",
         "subject": t(locale, "report.summary_subject", {"subject": subject}) if subject else "",
         "description": str(data.get("description", "")),
         "evidence": len(data.get("evidence", [])),

@@ -19,6 +19,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from bot.dialogs.base import MENU_CHOICE, Dialog, DialogContext, Outcome, goto, stay
@@ -29,7 +30,7 @@ from bot.services.registry_rows import PROGRAMMES
 from bot.services.schedules import ScheduleService, schedule_text
 from bot.services.subscriptions import SubscriptionService
 from bot.services.villages import VillageDirectory
-from storage.models import Village
+from storage.models import Subscription, Village
 from storage.repositories import registry as registry_repo
 
 # A status check's "tell me the schedule" button: sched:offer:<village>:<rt>:<PKH,BPNT>.
@@ -131,7 +132,10 @@ class ScheduleDialog(Dialog):
         schedules = await ScheduleService(ctx.session).upcoming_for(village.code, ctx.now, rt=rt)
         catalogs, zone = ctx.runtime.catalogs, ctx.runtime.settings.zone
         if schedules:
-            lines = "\n\n".join(schedule_text(catalogs, ctx.locale, s, zone) for s in schedules)
+            lines = "\n\n".join(
+                _with_rts(ctx, schedule_text(catalogs, ctx.locale, s, zone), rts)
+                for s, rts in schedules
+            )
             listing = Reply("schedule.list", {"village": village.name, "schedules": lines})
         else:
             listing = Reply("schedule.none", {"village": village.name})
@@ -145,7 +149,8 @@ class ScheduleDialog(Dialog):
         if mine and await subscriptions.is_stopped(ctx.identity_id):
             return Reply("schedule.news_stopped", choices=(RESUME, OTHER_VILLAGE, MENU_CHOICE))
         if mine:
-            names = ", ".join(sorted({s.programme for s in mine}))
+            have = {s.programme for s in mine}
+            names = ", ".join(p for p in PROGRAMMES if p in have)
             return Reply(
                 "schedule.news_on",
                 {"village": village.name, "programmes": names},
@@ -177,7 +182,7 @@ class ScheduleDialog(Dialog):
         if choice == RESUME.id:
             kept = await subscriptions.resume(ctx.identity_id, ctx.now)
             if kept:
-                return goto("menu", Reply("schedule.resumed", {"count": len(kept)}))
+                return goto("menu", await resumed_reply(ctx, kept))
             return await self._known_village(ctx)
         if choice in (SUBSCRIBE_ALL.id, "sched:sub:mine") and village:
             mine = [p for p in ctx.data.get("programmes", []) if p in PROGRAMMES]
@@ -192,3 +197,20 @@ class ScheduleDialog(Dialog):
                 ),
             )
         return await self._known_village(ctx)
+
+
+async def resumed_reply(ctx: DialogContext, kept: Sequence[Subscription]) -> Reply:
+    """MULAI confirmed, naming the villages whose news comes again."""
+    names: list[str] = []
+    for code in dict.fromkeys(s.village_code for s in kept):
+        found = await registry_repo.village(ctx.session, code)
+        names.append(found.name if found else code)
+    return Reply("schedule.resumed", {"villages": ", ".join(names)})
+
+
+def _with_rts(ctx: DialogContext, text: str, rts: str) -> str:
+    """A schedule for some RTs only says which, so nobody else goes for nothing."""
+    if not rts:
+        return text
+    only = ", ".join(rts.split(","))
+    return text + "\n" + ctx.runtime.catalogs.t(ctx.locale, "schedule.rts_only", {"rts": only})

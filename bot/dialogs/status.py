@@ -6,6 +6,7 @@ same answer whether the NIK is unknown or the name differs (no oracle).
 
 ```mermaid
 stateDiagram-v2
+    [*] --> name: a NIK sent at the menu (checked as at the nik step)
     [*] --> saved: a NIK was remembered
     [*] --> nik: otherwise
     saved --> result: "pakai NIK tersimpan"
@@ -74,7 +75,14 @@ class StatusDialog(Dialog):
     intents = (Intent.STATUS,)
 
     async def start(self, ctx: DialogContext) -> Outcome:
+        typed = ctx.data.get("typed")
         ctx.data.clear()
+        if isinstance(typed, str) and typed:
+            # A NIK sent at the menu: take it as the answer to the first question.
+            ctx.text = typed
+            outcome = await self._nik(ctx)
+            outcome.replies.insert(0, Reply("status.nik_from_menu"))
+            return outcome
         nik = saved_nik(ctx)
         if nik is not None:
             offer = Reply(
@@ -235,6 +243,8 @@ class StatusDialog(Dialog):
                     },
                 )
             )
+        if not lines:
+            lines.append(catalogs.t(locale, "status.no_programmes"))
         found = Reply(
             "status.found",
             {

@@ -17,8 +17,11 @@ stateDiagram-v2
     reopened --> [*]: what happened, or "lewati"
     [*] --> answer: "answer:CODE" under an officer's reply, or "balas" in a view
     view --> answer
+    answer --> answer: too short
     answer --> [*]: the answer is added to the report
 ```
+
+What residents write here is kept with NIK-like numbers masked, as in the report itself.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from bot.intents import Intent
 from bot.messages import Choice, Reply
 from bot.services.reports import OPEN, CodeLookupLimited, ReportService
 from bot.services.tickets import display_code, find_code, read_code
+from bot.text import redact_id_numbers
 from storage.models import Report
 
 SHOWN_REPORTS = 5
@@ -38,6 +42,9 @@ SHOWN_EVENTS = 6
 ENTER_CODE = Choice("track:enter_code", "track.enter_code")
 BACK_TO_LIST = Choice("menu:track", "menu.track")
 SKIP = Choice("track:skip", "track.skip")
+# An answer to an officer's question may be short ("jam 6 pagi", "terima kasih, Pak"), but
+# not a bare "ok": half of a report story's minimum (REPORT_MIN_CHARS).
+ANSWER_MIN_DIVISOR = 2
 
 
 class Step(StrEnum):
@@ -159,7 +166,7 @@ class TrackDialog(Dialog):
             return finish(Reply("common.stale_choice"))
         ctx.data["code"] = code
         params = {"code": display_code(code)}
-        return stay(Step.ANSWER, Reply("track.ask_answer", params, choices=(SKIP,)))
+        return stay(Step.ANSWER, Reply("track.ask_answer", params, choices=(SKIP, MENU_CHOICE)))
 
     async def _owned(self, ctx: DialogContext, code: str) -> Report | None:
         report = await _service(ctx).by_code(code)
@@ -170,10 +177,12 @@ class TrackDialog(Dialog):
     async def _rate(self, ctx: DialogContext, choice: str) -> Outcome:
         _, code, value = [*choice.split(":"), "", ""][:3]
         report = await self._owned(ctx, code)
-        if report is None or not value.isdigit():
+        if report is None or value not in {"1", "2", "3", "4", "5"}:
             return finish(Reply("common.stale_choice"))
         if report.rating is not None:
             return finish(Reply("track.already_rated"))
+        if report.status != "selesai":  # reopened since the rating question was sent
+            return finish(Reply("common.stale_choice"))
         await _service(ctx).rate(report, int(value), ctx.now)
         ctx.data["code"] = code
         return stay(Step.COMMENT, Reply("track.rated", choices=(SKIP,)))
@@ -195,15 +204,23 @@ class TrackDialog(Dialog):
     async def _comment(self, ctx: DialogContext, step: StrEnum) -> Outcome:
         code = ctx.data.get("code")
         report = await self._owned(ctx, code) if isinstance(code, str) else None
-        ctx.data.clear()
         if ctx.incoming.choice_id == SKIP.id or report is None or not ctx.text:
+            ctx.data.clear()
             return finish()
+        minimum = max(1, ctx.runtime.settings.report_min_chars // ANSWER_MIN_DIVISOR)
+        if step is Step.ANSWER and len(ctx.text) < minimum:
+            params = {"length": len(ctx.text), "min": minimum}
+            too_short = Reply("track.answer_too_short", params, choices=(SKIP, MENU_CHOICE))
+            return stay(Step.ANSWER, too_short)
+        ctx.data.clear()
+        text = redact_id_numbers(ctx.text)
+        told = (Reply("report.nik_masked"),) if text != ctx.text else ()
         service = _service(ctx)
         if step is Step.COMMENT:
-            await service.comment_on_rating(report, ctx.text, ctx.now)
-            return finish(Reply("track.comment_saved"))
-        await service.add_to(report, ctx.text, (), ctx.now)
-        return finish(Reply("track.answer_saved", {"code": display_code(report.code)}))
+            await service.comment_on_rating(report, text, ctx.now)
+            return finish(*told, Reply("track.comment_saved"))
+        await service.add_to(report, text, (), ctx.now)
+        return finish(*told, Reply("track.answer_saved", {"code": display_code(report.code)}))
 
 
 def _service(ctx: DialogContext) -> ReportService:

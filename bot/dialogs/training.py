@@ -14,8 +14,9 @@ stateDiagram-v2
     nik --> nik: not a NIK (length, date, region, photo)
     nik --> [*]: not eligible (age, already registered), with the reason
     nik --> name
-    name --> village: the training is for one village and the register does not know ours
+    name --> village: the training is for one village (a typed NIK: always)
     name --> phone
+    village --> list: not the training's village
     village --> phone
     phone --> phone: not a phone number
     phone --> question: the training has questions
@@ -23,6 +24,12 @@ stateDiagram-v2
     question --> question: the next question
     question --> [*]: registered or waitlisted
 ```
+
+A typed NIK is never looked up in the aid register: every answer is the same whether it is
+there or not, so the journey cannot be used to probe NIKs. Only the resident's own NIK,
+remembered after a status check that matched the register, gives us their village.
+Whether an aid recipient goes first on the waitlist is decided silently by the service;
+on such a training nobody is told a waitlist number, as it would show who went ahead.
 """
 
 from __future__ import annotations
@@ -48,12 +55,14 @@ from bot.services.trainings import (
     TrainingService,
 )
 from bot.services.villages import VillageDirectory
+from bot.text import row_id
+from storage.models import TrainingRegistration
 
 SHOWN_SESSIONS = 9
 REGISTER = Choice("training:register", "training.register")
 OTHERS = Choice("training:list", "training.others")
 USE_SAVED = Choice("training:use_saved", "status.use_saved")
-OTHER_NIK = Choice("training:other_nik", "status.other_nik")
+OTHER_NIK = Choice("training:other_nik", "training.other_nik")
 MINE = Choice("menu:my_trainings", "menu.my_trainings")
 _PHONE = re.compile(r"^(?:\+?62|0)(8\d{8,11})$")
 
@@ -221,24 +230,23 @@ class TrainingDialog(Dialog):
         service = _service(ctx)
         try:
             info = await service.session_info(int(ctx.data.get("session", 0)))
-            birth = birth_date_from_nik(nik, ctx.now.astimezone(ctx.runtime.settings.zone).date())
-            nik_hash = ctx.runtime.vault.lookup_hash(nik)
-            home = await service.home_village(nik_hash)
-            service.check_eligible(info, Applicant(nik, birth, "", "", home), ctx.now)
         except SessionNotFound:
             return await self._list(ctx)
+        try:
+            birth = birth_date_from_nik(nik, ctx.now.astimezone(ctx.runtime.settings.zone).date())
         except InvalidNik:
             return self._ask_nik("status.nik_birth_date")
+        nik_hash = ctx.runtime.vault.lookup_hash(nik)
+        home = await _own_home_village(ctx, service, nik_hash)
+        try:
+            service.check_eligible(info, Applicant(nik, birth, "", "", home), ctx.now)
         except NotEligible as refused:
+            # Without a known village the resident is asked for it after their name.
             if refused.reason != "village" or home is not None:
                 return self._refuse(ctx, refused)
         existing = await service.registration_for(info.session.id or 0, nik_hash)
         if existing is not None:
-            params = {
-                "code": display_code(existing.code),
-                "status": registration_status(ctx, existing.status),
-            }
-            return finish(Reply("training.already", params, choices=(MINE, MENU_CHOICE)))
+            return _already(ctx, existing)
         ctx.data.update(nik_sealed=ctx.runtime.vault.encrypt(nik), birth=birth.isoformat())
         if home is not None:
             ctx.data["home"] = home
@@ -260,6 +268,12 @@ class TrainingDialog(Dialog):
         village = await VillageDirectory(ctx.session).match(ctx.text) if ctx.text else None
         if village is None:
             return stay(Step.VILLAGE, Reply("training.ask_village", choices=(MENU_CHOICE,)))
+        service = _service(ctx)
+        info = await service.session_info(int(ctx.data["session"]))
+        try:
+            service.check_village(info, village.code)
+        except NotEligible as refused:
+            return self._refuse(ctx, refused)
         ctx.data["home"] = village.code
         return self._ask_phone(ctx)
 
@@ -325,11 +339,7 @@ class TrainingDialog(Dialog):
         except NotEligible as refused:
             return self._refuse(ctx, refused)
         except AlreadyRegistered as already:
-            known = {
-                "code": display_code(already.registration.code),
-                "status": registration_status(ctx, already.registration.status),
-            }
-            return finish(Reply("training.already", known, choices=(MINE, MENU_CHOICE)))
+            return _already(ctx, already.registration)
         data.clear()
         catalogs, zone = ctx.runtime.catalogs, ctx.runtime.settings.zone
         params: dict[str, str | int] = {
@@ -340,7 +350,12 @@ class TrainingDialog(Dialog):
             "position": outcome.position,
             "hours": ctx.runtime.settings.training_offer_hours,
         }
-        key = "training.confirmed" if outcome.position == 0 else "training.waitlisted"
+        if outcome.position == 0:
+            key = "training.confirmed"
+        elif info.training.priority_recipients:
+            key = "training.waitlisted_priority"
+        else:
+            key = "training.waitlisted"
         # No buttons here: the main menu follows (with "Pelatihan saya"), and a channel that
         # showed a contact button can take it away with this message.
         return finish(Reply(key, params))
@@ -354,9 +369,34 @@ class TrainingDialog(Dialog):
         )
 
 
+async def _own_home_village(
+    ctx: DialogContext, service: TrainingService, nik_hash: str
+) -> str | None:
+    """The register's village for the resident's own remembered NIK (saved after a status
+    check matched it, with consent); None for any other NIK, which is never looked up."""
+    if ctx.resident.saved_nik_hash is None or ctx.resident.saved_nik_hash != nik_hash:
+        return None
+    return await service.home_village(nik_hash)
+
+
+def _already(ctx: DialogContext, registration: TrainingRegistration) -> Outcome:
+    """The code and status only for the resident who registered; anyone else learns no
+    more than that the NIK is taken for this session, and whom to ask."""
+    if registration.identity_id == ctx.identity_id or (
+        registration.resident_id is not None and registration.resident_id == ctx.resident.id
+    ):
+        params = {
+            "code": display_code(registration.code),
+            "status": registration_status(ctx, registration.status),
+        }
+        return finish(Reply("training.already", params, choices=(MINE, MENU_CHOICE)))
+    settings = ctx.runtime.settings
+    office = {"office": settings.office_name, "contact": settings.office_contact}
+    return finish(Reply("training.already_other", office))
+
+
 def _session_id(choice: str) -> int:
-    number = choice.removeprefix("training:session:")
-    return int(number) if number.isdigit() else 0
+    return row_id(choice.removeprefix("training:session:")) or 0
 
 
 def _service(ctx: DialogContext) -> TrainingService:

@@ -25,6 +25,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -54,11 +55,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.bodies import body_within
 from bot.handlers.outbox_flush import ResultBuffer
 from bot.handlers.parallel import at_most
 from bot.handlers.rate import InFlight, SlidingWindow, TokenBucket
 from bot.handlers.render import split_text
 from bot.handlers.telegram_officers import OfficerDesk
+from bot.handlers.worker_pass import guarded
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, MediaStore
@@ -119,7 +122,7 @@ class TelegramInbox:
         update_id = update.get("update_id")
         if not isinstance(update_id, int):
             raise ValueError("an update needs an integer update_id")
-        sealed = self.runtime.vault.encrypt(json.dumps(update, ensure_ascii=False))
+        sealed = self.runtime.vault.encrypt(json.dumps(update))
         try:
             async with self.runtime.db.transaction() as session:
                 existing = await session.exec(
@@ -179,18 +182,14 @@ class TelegramChannel:
         # Chats are handled side by side; each chat's updates strictly in order.
         by_chat: dict[str, list[Incoming]] = {}
         for row in rows:
-            sealed = row.payload.get("sealed")
-            update = (
-                json.loads(self.runtime.vault.decrypt(sealed)) if isinstance(sealed, str) else None
-            )
-            if (
-                update is not None
-                and self.desk is not None
-                and await self.desk.handle_update(update)
-            ):
-                await self._mark_ignored(row.id or 0)
-                continue
-            incoming = await self.to_incoming(update) if update is not None else None
+            try:
+                incoming = await self._read(row)
+            except (DBAPIError, OSError):
+                raise
+            except Exception:
+                # An update we cannot read must not block the ones behind it.
+                log.exception("telegram inbound row %s could not be read; skipped", row.id)
+                incoming = None
             if incoming is None:
                 await self._mark_ignored(row.id or 0)
             else:
@@ -202,6 +201,17 @@ class TelegramChannel:
 
         await at_most(PARALLEL_CHATS, by_chat.values(), run_chat)
         return len(rows)
+
+    async def _read(self, row: InboundEvent) -> Incoming | None:
+        """The engine's input for a stored update; None when the officers' desk took it
+        or there is nothing to answer."""
+        sealed = row.payload.get("sealed")
+        if not isinstance(sealed, str):
+            return None
+        update = json.loads(self.runtime.vault.decrypt(sealed))
+        if self.desk is not None and await self.desk.handle_update(update):
+            return None
+        return await self.to_incoming(update)
 
     async def _mark_ignored(self, event_id: int) -> None:
         async with self.runtime.db.transaction() as session:
@@ -310,22 +320,22 @@ def _command_word(text: str) -> str:
 
 def telegram_router(runtime: Runtime, inbox: TelegramInbox, wake: asyncio.Event) -> APIRouter:
     router = APIRouter(tags=["telegram"])
-    secret = runtime.settings.telegram_webhook_secret
+    expected = runtime.settings.telegram_webhook_token
 
     @router.post("/webhooks/telegram", include_in_schema=False)
     async def webhook(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
-        expected = secret.get_secret_value() if secret else ""
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not hmac.compare_digest(given.encode(), expected.encode()):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        body = await body_within(request, MAX_BODY)
+        if body is None:
             return JSONResponse({"error": "too large"}, status_code=413)
         try:
-            update = json.loads(await request.body())
+            update = json.loads(body)
             if not isinstance(update, dict):
                 raise ValueError("not an object")
             await inbox.store(update)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             log.warning("telegram webhook: unusable body ignored")
             return JSONResponse({"ok": True})  # answered, so Telegram does not retry it forever
         except (DBAPIError, OSError) as error:
@@ -603,10 +613,14 @@ async def work_forever(
                 if not await leadership.lead():
                     await asyncio.sleep(interval * 5)
                     continue
-                busy = await channel.process_pending() > 0
-                busy = await sender.send_pending() > 0 or busy
-                if channel.desk is not None:
-                    await channel.desk.post_new_reports(since)
+                # Each part in its own guard: replies and broadcasts still go out while
+                # an inbound message fails, and the other way round.
+                busy = await guarded("telegram", "inbound", channel.process_pending)
+                busy = await guarded("telegram", "sending", sender.send_pending) or busy
+                desk = channel.desk
+                if desk is not None:
+                    posts = partial(desk.post_new_reports, since)
+                    await guarded("telegram", "officer posts", posts)
             except (DBAPIError, OSError, StorageUnavailable) as error:
                 log.error("telegram worker paused: %s", type(error).__name__)
             except Exception:

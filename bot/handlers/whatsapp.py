@@ -41,8 +41,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import Engine, StorageUnavailable
+from bot.handlers.bodies import body_within
 from bot.handlers.parallel import at_most
 from bot.handlers.whatsapp_sender import RE_ENGAGEMENT, UNDELIVERABLE, WhatsAppSender
+from bot.handlers.worker_pass import guarded
 from bot.messages import Channel, Contact, Incoming, Location, Media
 from bot.runtime import Runtime
 from bot.services.media import MB, EvidencePolicy, MediaStore
@@ -161,7 +163,7 @@ class WhatsAppInbox:
                 if key in known:
                     continue
                 known.add(key)
-                sealed = vault.encrypt(json.dumps(item, ensure_ascii=False))
+                sealed = vault.encrypt(json.dumps(item))
                 session.add(
                     InboundEvent(
                         channel=Channel.WHATSAPP, platform_id=key, payload={"sealed": sealed}
@@ -200,9 +202,9 @@ def whatsapp_router(runtime: Runtime, inbox: WhatsAppInbox, wake: asyncio.Event)
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             return JSONResponse({"error": "signature missing"}, status_code=401)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        body = await body_within(request, MAX_BODY)
+        if body is None:
             return JSONResponse({"error": "too large"}, status_code=413)
-        body = await request.body()
         secret = settings.whatsapp_app_secret
         if secret is None or not signature_ok(secret.get_secret_value(), body, header):
             return JSONResponse({"error": "signature invalid"}, status_code=403)
@@ -211,7 +213,7 @@ def whatsapp_router(runtime: Runtime, inbox: WhatsAppInbox, wake: asyncio.Event)
             if not isinstance(payload, dict):
                 raise ValueError("not an object")
             stored = await inbox.store(payload)
-        except (ValueError, UnicodeDecodeError, TypeError, AttributeError):
+        except (ValueError, UnicodeDecodeError, TypeError, AttributeError, RecursionError):
             log.warning("whatsapp webhook: signed but unusable body ignored")
             return JSONResponse({"ok": True})  # answered, so Meta does not retry it forever
         except (DBAPIError, OSError) as error:
@@ -503,8 +505,8 @@ async def work_forever(
                 if not await leadership.lead():
                     await asyncio.sleep(interval * 10)
                     continue
-                busy = await channel.process_pending() > 0
-                busy = await sender.send_pending() > 0 or busy
+                busy = await guarded("whatsapp", "inbound", channel.process_pending)
+                busy = await guarded("whatsapp", "sending", sender.send_pending) or busy
             except (DBAPIError, OSError, StorageUnavailable) as error:
                 log.error("whatsapp worker paused: %s", type(error).__name__)
             except Exception:

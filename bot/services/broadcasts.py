@@ -7,11 +7,14 @@ rows in a few set-based statements, unique on (broadcast, chat): nobody gets it 
 a restart adds only who is missing. The channel senders then deliver them within the
 platform's limits, after conversation replies, and skip any chat that said STOP since.
 
-Pause leaves the rows waiting; cancel skips the ones not sent yet.
+Pause leaves the rows waiting; cancel skips the ones not sent yet. A form is sent once: its
+one-time token becomes the broadcast's unique key. When a schedule changes, the broadcasts
+built from it that have not started get its new details (and their reminder a new time).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -19,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import JSON, exists, func, literal, update
 from sqlalchemy import select as core_select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import case
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,11 +31,19 @@ from bot.i18n import Catalogs
 from bot.services.audit import AuditTrail
 from bot.services.registry_rows import PROGRAMMES
 from bot.services.reports import Viewer
-from bot.services.schedules import ScheduleService, check_may_write, may_see, schedule_text
+from bot.services.schedules import (
+    FollowUp,
+    ScheduleService,
+    ScheduleView,
+    check_may_write,
+    may_see,
+    schedule_text,
+)
 from bot.settings import Settings
 from storage.models import (
     Broadcast,
     ChannelIdentity,
+    DistributionSchedule,
     MessageLog,
     Outbox,
     Resident,
@@ -48,6 +60,12 @@ MAX_TEXT = 1500
 REMINDER_HOUR = 7  # local time, the day before a distribution
 ACTIVE = ("scheduled", "sending", "paused")
 STATES = ("pending", "sending", "sent", "delivered", "read", "failed", "skipped")
+ACTIONS = ("pause", "resume", "cancel")
+# The message each kind built from a schedule wraps the schedule's text in.
+SCHEDULE_KEYS = {"schedule": "broadcast.schedule", "reminder": "broadcast.reminder"}
+RATE_WINDOW = timedelta(seconds=60)  # the ETA's rate: over this, or since the start if shorter
+FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
+REPEAT_WINDOW = timedelta(minutes=10)  # an identical broadcast composed within it is a repeat
 
 
 class BroadcastError(ValueError):
@@ -60,6 +78,18 @@ class BroadcastNotFound(LookupError):
 
 class BroadcastStateError(ValueError):
     """The action does not fit the broadcast's state (a paused one cannot be paused)."""
+
+
+class UnknownAction(LookupError):
+    """Not one of ACTIONS."""
+
+
+class BroadcastRepeated(ValueError):
+    """This form (or the same broadcast, just now) was sent already: the existing one's id."""
+
+    def __init__(self, broadcast_id: int) -> None:
+        super().__init__(broadcast_id)
+        self.broadcast_id = broadcast_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +106,8 @@ class BroadcastDraft:
     texts: dict[str, str] = field(default_factory=dict)  # locale → text (free text)
     schedule_id: int | None = None
     reminder: bool = False
+    form_token: str = ""  # one per composer form: the same form is sent once
+    beyond_schedule_ok: bool = False  # the officer confirmed an audience the schedule lacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +145,39 @@ class BroadcastService:
         check_may_write(viewer, draft.audience.villages)
         if draft.schedule_id is not None:
             await ScheduleService(self.session).get_for(viewer, draft.schedule_id)
+        if not FORM_TOKEN.fullmatch(draft.form_token):
+            repeated = await self._repeat_of(draft, viewer.officer_id, now)
+            if repeated is not None:
+                raise BroadcastRepeated(repeated)
         return await self.compose(draft, viewer.officer_id, viewer.actor, now)
+
+    async def _repeat_of(
+        self, draft: BroadcastDraft, officer_id: int | None, now: datetime
+    ) -> int | None:
+        """An identical broadcast (source, text, audience, sender) composed just now."""
+        candidates = await self.session.exec(
+            select(Broadcast).where(
+                col(Broadcast.created_at) >= now - REPEAT_WINDOW,
+                col(Broadcast.kind).in_(["free", "schedule"]),
+                col(Broadcast.status) != "cancelled",
+            )
+        )
+        texts = self._free_texts(draft) if draft.schedule_id is None else None
+        for broadcast in candidates.all():
+            same_source = (
+                broadcast.schedule_id == draft.schedule_id
+                if texts is None
+                else broadcast.kind == "free" and broadcast.texts == texts
+            )
+            if (
+                same_source
+                and broadcast.created_by == officer_id
+                and sorted(broadcast.villages) == sorted(draft.audience.villages)
+                and sorted(broadcast.programmes) == sorted(draft.audience.programmes)
+                and sorted(broadcast.channels) == sorted(draft.audience.channels)
+            ):
+                return broadcast.id
+        return None
 
     async def get_for(self, viewer: Viewer, broadcast_id: int) -> Broadcast:
         broadcast = await self.get(broadcast_id)
@@ -129,7 +193,7 @@ class BroadcastService:
         check_may_write(viewer, broadcast.villages)
         actions = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}
         if action not in actions:
-            raise BroadcastStateError(action)
+            raise UnknownAction(action)
         return await actions[action](broadcast_id, viewer.actor, now)
 
     async def listing_for(self, viewer: Viewer, limit: int = 50) -> list[Broadcast]:
@@ -140,29 +204,42 @@ class BroadcastService:
     async def compose(
         self, draft: BroadcastDraft, officer_id: int | None, actor: str, now: datetime
     ) -> list[Broadcast]:
-        """The broadcast, and its reminder when asked for and still in the future."""
-        await self._check_audience(draft.audience)
-        if draft.send_at < now - timedelta(minutes=5):
-            raise BroadcastError("send_at")
+        """The broadcast, and its reminder when asked for and still in the future. A form
+        token already used raises BroadcastRepeated (also when the other one is being
+        composed at this very moment)."""
+        await self.check_draft(draft, now)
+        key = f"form:{draft.form_token}" if FORM_TOKEN.fullmatch(draft.form_token) else None
+        if key is not None:
+            await self._refuse_used(key)
         reminder_at: datetime | None = None
         if draft.schedule_id is not None:
-            schedule = (await ScheduleService(self.session).get(draft.schedule_id)).schedule
-            texts = self.texts_for_schedule(schedule, "broadcast.schedule")
+            view = await ScheduleService(self.session).get(draft.schedule_id)
+            schedule = view.schedule
+            if not draft.beyond_schedule_ok and self.beyond_schedule(draft.audience, view):
+                raise BroadcastError("beyond_schedule")
+            texts = self.texts_for_schedule(schedule, SCHEDULE_KEYS["schedule"])
             kind = "schedule"
             if draft.reminder:
                 reminder_at = self.reminder_time(schedule.starts_at)
         else:
-            texts = {k: v.strip() for k, v in draft.texts.items() if v and v.strip()}
-            if not texts or self.settings.default_locale not in texts:
-                raise BroadcastError("text")
-            if any(len(v) > MAX_TEXT or k not in self.catalogs.locales for k, v in texts.items()):
-                raise BroadcastError("text")
+            texts = self._free_texts(draft)
             kind = "free"
-        made = [self._new(kind, draft, texts, officer_id, draft.send_at, now)]
+        first = self._new(kind, draft, texts, officer_id, draft.send_at, now)
+        first.key = key
+        made = [first]
         if reminder_at is not None and reminder_at > max(now, draft.send_at):
-            schedule_texts = self.texts_for_schedule(schedule, "broadcast.reminder")
+            schedule_texts = self.texts_for_schedule(schedule, SCHEDULE_KEYS["reminder"])
             made.append(self._new("reminder", draft, schedule_texts, officer_id, reminder_at, now))
-        await self.session.flush()
+        try:
+            async with self.session.begin_nested():
+                self.session.add_all(made)
+                await self.session.flush()
+        except IntegrityError:
+            # The same form, composed in a parallel request that committed first.
+            if key is None:
+                raise
+            await self._refuse_used(key)
+            raise
         for broadcast in made:
             AuditTrail(self.session).record(
                 actor,
@@ -186,7 +263,7 @@ class BroadcastService:
         send_at: datetime,
         now: datetime,
     ) -> Broadcast:
-        broadcast = Broadcast(
+        return Broadcast(
             kind=kind,
             schedule_id=draft.schedule_id,
             texts=texts,
@@ -197,8 +274,108 @@ class BroadcastService:
             created_by=officer_id,
             created_at=now,
         )
-        self.session.add(broadcast)
-        return broadcast
+
+    async def _refuse_used(self, key: str) -> None:
+        used = await self.session.exec(select(Broadcast.id).where(Broadcast.key == key))
+        existing = used.first()
+        if existing is not None:
+            raise BroadcastRepeated(existing)
+
+    async def check_draft(self, draft: BroadcastDraft, now: datetime) -> None:
+        """What compose refuses, for the preview too (BroadcastError naming the field)."""
+        await self._check_audience(draft.audience)
+        if draft.send_at < now - timedelta(minutes=5):
+            raise BroadcastError("send_at")
+        if draft.schedule_id is None:
+            self._free_texts(draft)
+
+    def _free_texts(self, draft: BroadcastDraft) -> dict[str, str]:
+        texts = {k: v.strip() for k, v in draft.texts.items() if v and v.strip()}
+        if any(k not in self.catalogs.locales for k in texts):
+            raise BroadcastError("locale")
+        if self.settings.default_locale not in texts:
+            raise BroadcastError("text")
+        if any(len(v) > MAX_TEXT for v in texts.values()):
+            raise BroadcastError("text_length")
+        return texts
+
+    @staticmethod
+    def beyond_schedule(audience: Audience, view: ScheduleView) -> bool:
+        """Whether the audience reaches villages or programmes the schedule does not serve."""
+        return not set(audience.villages) <= set(view.villages) or not set(audience.programmes) <= {
+            view.schedule.programme
+        }
+
+    # -- following a schedule ----------------------------------------------------------------
+
+    async def schedule_changed(
+        self, schedule: DistributionSchedule, actor: str, now: datetime
+    ) -> FollowUp:
+        """The broadcasts built from a changed schedule: those not started yet get its new
+        text and, for a reminder, a new time (now, when the distribution is tomorrow and
+        07.00 has passed; cancelled, when it is later today or over); the ones that went
+        out are named, so the officer can send a correction."""
+        rows = await self.session.exec(
+            select(Broadcast)
+            .where(
+                Broadcast.schedule_id == schedule.id,
+                col(Broadcast.kind).in_(list(SCHEDULE_KEYS)),
+            )
+            .order_by(col(Broadcast.id))
+            .with_for_update()
+        )
+        updated: list[int] = []
+        sent_now: list[int] = []
+        dropped: list[int] = []
+        already_out: list[int] = []
+        for broadcast in rows.all():
+            assert broadcast.id is not None
+            texts = self.texts_for_schedule(schedule, SCHEDULE_KEYS[broadcast.kind])
+            not_started = broadcast.started_at is None and broadcast.status in (
+                "scheduled",
+                "paused",
+            )
+            if not not_started:
+                if broadcast.status != "cancelled" and broadcast.texts != texts:
+                    already_out.append(broadcast.id)
+                continue
+            before = (dict(broadcast.texts), broadcast.send_at)
+            broadcast.texts = texts
+            if broadcast.kind == "reminder":
+                plan = self._reminder_plan(schedule, now)
+                if plan is None:
+                    broadcast.status, broadcast.finished_at = "cancelled", now
+                    dropped.append(broadcast.id)
+                elif plan <= now:
+                    broadcast.send_at = now
+                    sent_now.append(broadcast.id)
+                else:
+                    broadcast.send_at = plan
+            if (dict(broadcast.texts), broadcast.send_at) != before or broadcast.id in dropped:
+                updated.append(broadcast.id)
+                self.session.add(broadcast)
+                AuditTrail(self.session).record(
+                    actor,
+                    "broadcast.follow_schedule",
+                    "ok",
+                    now,
+                    broadcast=broadcast.id,
+                    schedule=schedule.id,
+                    status=broadcast.status,
+                )
+        return FollowUp(tuple(updated), tuple(sent_now), tuple(dropped), tuple(already_out))
+
+    def _reminder_plan(self, schedule: DistributionSchedule, now: datetime) -> datetime | None:
+        """When the day-before reminder goes: its time; `now` when that has passed but the
+        distribution is still tomorrow; None when "tomorrow" would no longer be true."""
+        at = self.reminder_time(schedule.starts_at)
+        if at > now:
+            return at
+        zone = self.settings.zone
+        tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+        if schedule.starts_at.astimezone(zone).date() == tomorrow:
+            return now
+        return None
 
     def reminder_time(self, starts_at: datetime) -> datetime:
         zone = self.settings.zone
@@ -288,11 +465,37 @@ class BroadcastService:
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        started = []
         for broadcast in due:
+            if not await self._still_due(broadcast, now):
+                continue
             broadcast.recipients = await self.materialise(broadcast, now)
             broadcast.status, broadcast.started_at = "sending", now
             self.session.add(broadcast)
-        return list(due)
+            started.append(broadcast)
+        return started
+
+    async def _still_due(self, broadcast: Broadcast, now: datetime) -> bool:
+        """A broadcast built from a schedule goes out with the schedule as it is now, even
+        when it was changed by a path that did not update it; a reminder whose schedule
+        moved goes at its new time (or not at all)."""
+        if broadcast.kind not in SCHEDULE_KEYS or broadcast.schedule_id is None:
+            return True
+        schedule = await self.session.get(DistributionSchedule, broadcast.schedule_id)
+        if schedule is None:
+            return True
+        broadcast.texts = self.texts_for_schedule(schedule, SCHEDULE_KEYS[broadcast.kind])
+        self.session.add(broadcast)
+        if broadcast.kind != "reminder" or (
+            self.reminder_time(schedule.starts_at) == broadcast.send_at
+        ):
+            return True
+        plan = self._reminder_plan(schedule, now)
+        if plan is None:
+            broadcast.status, broadcast.finished_at = "cancelled", now
+            return False
+        broadcast.send_at = max(plan, now)
+        return plan <= now
 
     async def materialise(self, broadcast: Broadcast, now: datetime) -> int:
         """Insert the missing outbox and message-log rows; returns the recipients in all."""
@@ -402,7 +605,12 @@ class BroadcastService:
         return await self._move(broadcast_id, ("paused",), target, actor, now)
 
     async def cancel(self, broadcast_id: int, actor: str, now: datetime) -> Broadcast:
-        broadcast = await self._move(broadcast_id, ACTIVE, "cancelled", actor, now)
+        """Skips every row not sent yet: also of a done broadcast whose web chat rows still
+        wait for their visitors."""
+        allowed: tuple[str, ...] = ACTIVE
+        if await self.has_pending(broadcast_id):
+            allowed = (*ACTIVE, "done")
+        broadcast = await self._move(broadcast_id, allowed, "cancelled", actor, now)
         await self.session.exec(
             update(Outbox)
             .where(col(Outbox.broadcast_id) == broadcast_id, col(Outbox.status) == "pending")
@@ -419,9 +627,17 @@ class BroadcastService:
             )
             .values(delivery="skipped")
         )
-        broadcast.finished_at = now
+        broadcast.finished_at = broadcast.finished_at or now
         self.session.add(broadcast)
         return broadcast
+
+    async def has_pending(self, broadcast_id: int) -> bool:
+        pending = await self.session.exec(
+            select(Outbox.id)
+            .where(col(Outbox.broadcast_id) == broadcast_id, col(Outbox.status) == "pending")
+            .limit(1)
+        )
+        return pending.first() is not None
 
     async def _move(
         self, broadcast_id: int, allowed: Sequence[str], target: str, actor: str, now: datetime
@@ -451,15 +667,19 @@ class BroadcastService:
             counts[str(status)] += int(count)
             if status == "pending" and channel in FETCHED_CHANNELS:
                 to_fetch += int(count)
-        recent = await self.session.exec(
-            select(func.count()).where(
-                col(Outbox.broadcast_id) == broadcast_id,
-                col(Outbox.sent_at) >= now - timedelta(seconds=60),
-            )
-        )
-        per_second = int(recent.one()) / 60
         to_send = counts["pending"] + counts["sending"] - to_fetch
-        eta = to_send / per_second if per_second and broadcast.status == "sending" else None
+        eta = None
+        if broadcast.status == "sending" and broadcast.started_at is not None and to_send:
+            # The rate achieved over the last minute, or since the start when that is shorter.
+            since = max(broadcast.started_at, now - RATE_WINDOW)
+            seconds = max((now - since).total_seconds(), 1.0)
+            recent = await self.session.exec(
+                select(func.count()).where(
+                    col(Outbox.broadcast_id) == broadcast_id, col(Outbox.sent_at) >= since
+                )
+            )
+            per_second = int(recent.one()) / seconds
+            eta = to_send / per_second if per_second else None
         return Progress(broadcast, counts, eta, to_fetch)
 
     async def listing(self, limit: int = 50) -> list[Broadcast]:

@@ -21,7 +21,7 @@ from bot.services.audit import AuditTrail, identity_actor
 from bot.services.broadcasts import CHANNELS
 from bot.services.schedules import ScheduleService, schedule_text
 from bot.settings import Settings
-from storage.models import Broadcast, DistributionAnswer, DistributionSchedule
+from storage.models import Broadcast, DistributionAnswer, DistributionSchedule, Outbox
 
 ANSWERS = ("complete", "deducted", "not_received", "did_not_know")
 REPORT_KIND = {"deducted": "potongan", "not_received": "belum_terima"}
@@ -103,10 +103,12 @@ class DistributionCheck:
     async def answer(
         self, identity_id: int, schedule_id: int, answer: str, now: datetime
     ) -> DistributionAnswer | None:
-        """Record (or change) a chat's answer; None for an unknown schedule or answer."""
+        """Record (or change) a chat's answer; None for an unknown schedule or answer, or
+        for a chat that was never asked about this schedule (a forged button would
+        otherwise move the monitoring figures)."""
         if answer not in ANSWERS:
             return None
-        if await self.session.get(DistributionSchedule, schedule_id) is None:
+        if not await self._was_asked(identity_id, schedule_id):
             return None
         row = (
             await self.session.exec(
@@ -131,6 +133,19 @@ class DistributionCheck:
         )
         await self.session.flush()
         return row
+
+    async def _was_asked(self, identity_id: int, schedule_id: int) -> bool:
+        statement = (
+            select(Outbox.id)
+            .join(Broadcast, col(Broadcast.id) == col(Outbox.broadcast_id))
+            .where(
+                Broadcast.key == f"check:{schedule_id}",
+                Outbox.identity_id == identity_id,
+                col(Outbox.status) != "skipped",
+            )
+            .limit(1)
+        )
+        return (await self.session.exec(statement)).first() is not None
 
     async def link_report(self, answer_id: int, identity_id: int, report_id: int) -> None:
         row = await self.session.get(DistributionAnswer, answer_id)

@@ -19,11 +19,14 @@ from stdnum.id import nik as stdnum_nik
 NIK_LENGTH = 16
 _SEPARATORS = re.compile(r"[\s.\-/]")
 _DIGIT_RUNS = re.compile(r"[0-9]+")
+_LOOKALIKES = str.maketrans("OoIl", "0011")
+_FIRST_TO_LAST_DIGIT = re.compile(r"[0-9].*[0-9]")
 
 
 class NikProblem(StrEnum):
     NO_DIGITS = "no_digits"
     SEVERAL_NUMBERS = "several_numbers"
+    LOOKALIKE_LETTERS = "lookalike_letters"  # O for 0, I or l for 1
     LENGTH = "length"
     BIRTH_DATE = "birth_date"
     REGION = "region"
@@ -46,6 +49,11 @@ def parse_nik(text: str) -> str:
     if not runs:
         raise InvalidNik(NikProblem.NO_DIGITS)
     if len(runs) > 1:
+        # From the first digit to the last: a NIK with an O or an I typed among its digits?
+        between = _FIRST_TO_LAST_DIGIT.search(_SEPARATORS.sub("", text))
+        read = between.group(0).translate(_LOOKALIKES) if between else ""
+        if read.isdigit() and len(read) >= NIK_LENGTH - 1:
+            raise InvalidNik(NikProblem.LOOKALIKE_LETTERS, len(read))
         raise InvalidNik(NikProblem.SEVERAL_NUMBERS)
     number: str = runs[0]
     if len(number) != NIK_LENGTH:
@@ -57,6 +65,12 @@ def parse_nik(text: str) -> str:
     if not known_region(number[:4]):
         raise InvalidNik(NikProblem.REGION, NIK_LENGTH)
     return number
+
+
+def looks_like_a_nik(text: str) -> bool:
+    """Sent on its own, is this message most likely a NIK (right or mistyped)? 14 to 18
+    digits, as the message log's masking counts them."""
+    return 14 <= sum(ch.isdigit() for ch in text) <= 18
 
 
 @lru_cache(maxsize=1024)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.audit import AuditTrail
 from bot.services.pii import PiiVault
-from bot.services.registry_reader import RegistryFile, SourceRow
+from bot.services.registry_reader import RegistryFile, SourceRow, UnreadableFile
 from bot.services.registry_rows import RegistryRow, RowError, RowRejected, validate_row, village_key
 from bot.settings import Settings
 from storage.db import Database
@@ -54,6 +54,18 @@ class ImportReport:
     @property
     def rows_ok(self) -> int:
         return self.rows_read - self.rows_failed
+
+
+def _rows(source: RegistryFile) -> Iterator[SourceRow]:
+    """The file's rows. A header naming a column twice (`nik,nik,nama`) is reported as
+    that, not as the columns it lacks because of it."""
+    try:
+        yield from source.rows()
+    except UnreadableFile as unreadable:
+        twice = sorted({name for name in source.columns if source.columns.count(name) > 1})
+        if unreadable.code == "missing_columns" and twice:
+            raise UnreadableFile("duplicate_columns", ", ".join(twice)) from None
+        raise
 
 
 def summary_text(say: Callable[..., str], report: ImportReport) -> str:
@@ -112,7 +124,7 @@ class RegistryImport:
                 on_error(error)
 
         batch: list[RegistryRow] = []
-        for source_row in source.rows():
+        for source_row in _rows(source):
             report.ignored_columns = source.ignored_columns
             report.rows_read += 1
             row = self._validated(source_row, codes_by_name, today, fail)

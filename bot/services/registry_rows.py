@@ -21,6 +21,7 @@ from bot.services.nik import (
     known_region,
     parse_nik,
 )
+from bot.text import redact_id_numbers
 
 COLUMNS = (
     "nik",
@@ -38,6 +39,8 @@ COLUMNS = (
     "periode",
 )
 REQUIRED = frozenset({"nik", "nama", "program", "status"})
+MAX_QUOTED = 60
+_LONG_DIGITS = re.compile(r"\d{14,}")
 PROGRAMMES = ("PKH", "BPNT", "BLT", "PBI-JK", "PIP")
 STATUSES = ("aktif", "verifikasi", "nonaktif", "ditolak")
 
@@ -133,11 +136,20 @@ class RowError:
 
 
 class RowRejected(Exception):
+    """`value` is the cell as the error report may quote it (`quoted`)."""
+
     def __init__(self, code: str, column: str = "", value: str = "") -> None:
         super().__init__(code)
         self.code = code
         self.column = column
-        self.value = value
+        self.value = quoted(value)
+
+
+def quoted(value: str) -> str:
+    """A cell fit to repeat in an error report (page, CLI, log): NIK-like numbers masked
+    (a NIK in the wrong column is still a NIK), longer digit runs hidden, and short."""
+    masked = _LONG_DIGITS.sub(lambda run: "*" * len(run.group(0)), redact_id_numbers(value))
+    return masked if len(masked) <= MAX_QUOTED else masked[: MAX_QUOTED - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +241,7 @@ def _programme(raw: str) -> str:
     key = _NON_WORD.sub(" ", raw.casefold()).strip().upper()
     programme = _PROGRAMME_ALIASES.get(key)
     if programme is None:
-        raise RowRejected("unknown_programme", "program", raw[:40])
+        raise RowRejected("unknown_programme", "program", raw)
     return programme
 
 
@@ -238,7 +250,7 @@ def _status(raw: str) -> str:
         raise RowRejected("missing", "status")
     status = _STATUS_ALIASES.get(_NON_WORD.sub(" ", raw.casefold()).strip())
     if status is None:
-        raise RowRejected("unknown_status", "status", raw[:40])
+        raise RowRejected("unknown_status", "status", raw)
     return status
 
 
@@ -284,7 +296,7 @@ def _parse_date(text: str) -> date:
             return datetime.strptime(text[:10], pattern).date()
         except ValueError:
             continue
-    raise RowRejected("bad_date", "tanggal_lahir", text[:20])
+    raise RowRejected("bad_date", "tanggal_lahir", text)
 
 
 def _sex(raw: str, nik: str) -> str:
@@ -292,7 +304,7 @@ def _sex(raw: str, nik: str) -> str:
         return "P" if int(nik[6:8]) > 40 else "L"
     sex = _SEX_ALIASES.get(_NON_WORD.sub(" ", raw.casefold()).strip().upper())
     if sex is None:
-        raise RowRejected("bad_sex", "jenis_kelamin", raw[:20])
+        raise RowRejected("bad_sex", "jenis_kelamin", raw)
     return sex
 
 
@@ -302,7 +314,7 @@ def _neighbourhood(raw: str, column: str) -> str:
     if not digits:
         return ""
     if len(digits) > 3:
-        raise RowRejected("bad_rt_rw", column, raw[:10])
+        raise RowRejected("bad_rt_rw", column, raw)
     return digits.zfill(3)
 
 
@@ -319,11 +331,11 @@ def _village(cells: dict[str, object], codes_by_name: dict[str, str]) -> tuple[s
     code = _SEPARATORS.sub("", text_of(cells.get("kode_desa")))
     if code:
         if not (code.isascii() and code.isdigit() and len(code) == 10):
-            raise RowRejected("bad_village_code", "kode_desa", code[:20])
+            raise RowRejected("bad_village_code", "kode_desa", code)
         return code, name
     if not name:
         raise RowRejected("missing", "kode_desa")
     known = codes_by_name.get(village_key(name))
     if known is None:
-        raise RowRejected("unknown_village", "nama_desa", name[:60])
+        raise RowRejected("unknown_village", "nama_desa", name)
     return known, name

@@ -490,7 +490,8 @@ class ReportService:
         await self._move(duplicate, "selesai", viewer.actor, now, message, force=True)
 
     async def timeline(self, viewer: Viewer, report: Report) -> Sequence[ReportEvent]:
-        """Every event of a report, oldest first; viewers get no internal notes."""
+        """Every event of a report, oldest first; viewers get no internal notes, except
+        whom an "assigned" event names ("→ <officer id>"), as the report's details do."""
         statement = (
             select(ReportEvent)
             .where(ReportEvent.report_id == report.id)
@@ -500,7 +501,8 @@ class ReportService:
         if viewer.role == "viewer":
             for event in events:
                 self.session.expunge(event)
-                event.internal_note = ""
+                if event.kind != "assigned":
+                    event.internal_note = ""
                 if event.kind == "resident":  # residents' own words are personal data
                     event.public_message = ""
         return events

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.subscriptions import SubscriptionService
 from storage.models import Resident
 
 # Bump when the consent notice changes materially; residents are then asked again.
@@ -27,9 +28,12 @@ class ResidentService:
         self.session.add(resident)
 
     async def record_decline(self, resident: Resident, at: datetime) -> None:
+        """No consent: nothing remembered, and no distribution news to any of their chats."""
         resident.consent_version = None
         resident.consent_declined_at = at
         await self.forget_nik(resident)
+        if resident.id is not None:
+            await SubscriptionService(self.session).end_for_resident(resident.id, at)
 
     async def save_nik(self, resident: Resident, nik_hash: str, sealed: str, at: datetime) -> None:
         """Remember a verified NIK, at the resident's explicit request (hash + ciphertext)."""

@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ RT = re.compile(r"^\d{1,3}$")
 MAX_RTS = 200  # the column's width: about fifty RTs
 MAX_WINDOW = timedelta(days=14)
 LIMITS = {"phase": 40, "place": 200, "bring": 300, "note": 2000}
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100  # in UTC, as the API documents it
 
 
 class ScheduleError(ValueError):
@@ -37,6 +38,24 @@ class ScheduleError(ValueError):
 
 class ScheduleNotFound(LookupError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What a schedule change did to the broadcasts built from it (their ids)."""
+
+    updated: tuple[int, ...] = ()  # not started yet: text rebuilt, reminder time recomputed
+    sent_now: tuple[int, ...] = ()  # reminders whose time had passed: they go out now
+    dropped: tuple[int, ...] = ()  # reminders too late to make sense: cancelled
+    already_out: tuple[int, ...] = ()  # went out (or are going out) with the old details
+
+
+class ScheduleFollower(Protocol):
+    """Told when a schedule changes, in the same transaction (the broadcasts built from it)."""
+
+    async def schedule_changed(
+        self, schedule: DistributionSchedule, actor: str, now: datetime
+    ) -> FollowUp: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,7 @@ class ScheduleInput:
 class ScheduleView:
     schedule: DistributionSchedule
     villages: dict[str, str] = field(default_factory=dict)  # code → rts
+    follow_up: FollowUp = field(default_factory=FollowUp)  # after a change
 
     @property
     def id(self) -> int:
@@ -65,9 +85,10 @@ class ScheduleView:
 
 
 def normalise_rts(text: str) -> str:
-    """ "1, 02,003" → "001,002,003"; "" stays "" (every RT). Raises ScheduleError("rts")."""
+    """ "1, 02,003" → "001,002,003"; "" stays "" (every RT). RT numbers run from 1 to 999.
+    Raises ScheduleError("rts")."""
     parts = [p.strip() for p in re.split(r"[,\s/;]+", text or "") if p.strip()]
-    if any(not RT.match(p) for p in parts):
+    if any(not RT.match(p) or int(p) == 0 for p in parts):
         raise ScheduleError("rts")
     joined = ",".join(sorted({p.zfill(3) for p in parts}))
     if len(joined) > MAX_RTS:
@@ -82,6 +103,18 @@ def serves_rt(rts: str, rt: str | None) -> bool:
         return True
     wanted = {part.strip().lstrip("0") for part in rts.split(",") if part.strip()}
     return rt.strip().lstrip("0") in wanted
+
+
+def check_moment(moment: datetime, name: str) -> None:
+    """An aware time between EARLIEST_YEAR and LATEST_YEAR in UTC, else ScheduleError(name)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ScheduleError(name)
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:  # 0001-01-01 at +07:00 is before datetime's range in UTC
+        raise ScheduleError(name) from None
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ScheduleError(name)
 
 
 class ScheduleLike(Protocol):
@@ -129,8 +162,9 @@ def check_may_write(viewer: Viewer, villages: Iterable[str]) -> None:
 
 
 class ScheduleService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, follower: ScheduleFollower | None = None) -> None:
         self.session = session
+        self.follower = follower
 
     async def save_as(
         self, viewer: Viewer, data: ScheduleInput, now: datetime, schedule_id: int | None = None
@@ -190,9 +224,13 @@ class ScheduleService:
             actor, action, "ok", now, schedule=schedule.id, villages=sorted(villages)
         )
         await self.session.flush()
-        return ScheduleView(schedule, villages)
+        follow_up = FollowUp()
+        if schedule_id is not None and self.follower is not None:
+            follow_up = await self.follower.schedule_changed(schedule, actor, now)
+        return ScheduleView(schedule, villages, follow_up)
 
     async def _check(self, data: ScheduleInput) -> None:
+        """One validation for the dashboard and the API (which checks the same first)."""
         if data.programme not in PROGRAMMES:
             raise ScheduleError("programme")
         if not data.phase.strip():
@@ -200,8 +238,11 @@ class ScheduleService:
         if not data.place.strip():
             raise ScheduleError("place")
         for name, limit in LIMITS.items():
-            if len(getattr(data, name)) > limit:
+            text = getattr(data, name)
+            if len(text) > limit or "\x00" in text:  # PostgreSQL text holds no NUL
                 raise ScheduleError(name)
+        check_moment(data.starts_at, "starts_at")
+        check_moment(data.ends_at, "ends_at")
         if data.ends_at <= data.starts_at or data.ends_at - data.starts_at > MAX_WINDOW:
             raise ScheduleError("window")
         if (data.latitude is None) != (data.longitude is None):
@@ -251,8 +292,9 @@ class ScheduleService:
         now: datetime,
         programmes: Sequence[str] | None = None,
         rt: str | None = None,
-    ) -> list[DistributionSchedule]:
-        """What a resident of this village (and RT, when known) can still go to."""
+    ) -> list[tuple[DistributionSchedule, str]]:
+        """What a resident of this village (and RT, when known) can still go to, each with
+        the RTs it serves in the village ("" for all)."""
         statement = (
             select(DistributionSchedule, ScheduleVillage)
             .join(ScheduleVillage, col(ScheduleVillage.schedule_id) == col(DistributionSchedule.id))
@@ -265,7 +307,7 @@ class ScheduleService:
         if programmes is not None:
             statement = statement.where(col(DistributionSchedule.programme).in_(list(programmes)))
         rows = (await self.session.exec(statement)).all()
-        return [schedule for schedule, place in rows if serves_rt(place.rts, rt)]
+        return [(schedule, place.rts) for schedule, place in rows if serves_rt(place.rts, rt)]
 
     async def _with_villages(self, schedules: Sequence[DistributionSchedule]) -> list[ScheduleView]:
         ids = [s.id for s in schedules if s.id is not None]

@@ -81,6 +81,28 @@ class SubscriptionService:
             )
         return subscriptions
 
+    async def end_for_resident(self, resident_id: int, now: datetime) -> int:
+        """Consent withdrawn: every chat of the resident loses its subscriptions and gets
+        no more broadcasts, including those already on their way. Returns how many
+        subscriptions ended."""
+        identities = (
+            await self.session.exec(
+                select(ChannelIdentity).where(ChannelIdentity.resident_id == resident_id)
+            )
+        ).all()
+        ended = 0
+        for identity in identities:
+            assert identity.id is not None
+            for subscription in await self.of(identity.id):
+                await self.session.delete(subscription)
+                ended += 1
+            await self._set_stopped(identity.id, now)
+        if ended:
+            AuditTrail(self.session).record(
+                f"resident:{resident_id}", "subscription.end", "ok", now, count=ended
+            )
+        return ended
+
     async def is_stopped(self, identity_id: int) -> bool:
         identity = await self.session.get(ChannelIdentity, identity_id)
         return identity is not None and identity.broadcasts_stopped_at is not None

@@ -146,10 +146,16 @@ class TrainingService:
             raise NotEligible("too_young", age=age, min=training.min_age)
         if training.max_age is not None and age > training.max_age:
             raise NotEligible("too_old", age=age, max=training.max_age)
-        if training.village_code and applicant.home_village != training.village_code:
+        self.check_village(info, applicant.home_village)
+
+    def check_village(self, info: SessionInfo, village_code: str | None) -> None:
+        """Raise NotEligible when the training is for one village and this is not it."""
+        if info.training.village_code and village_code != info.training.village_code:
             raise NotEligible("village", village=info.village_name)
 
     async def home_village(self, nik_hash: str) -> str | None:
+        """The register's village for a NIK. Only for the resident's own remembered NIK:
+        looking up a typed NIK would tell a stranger whether it is in the register."""
         person = await registry_repo.person_by_nik_hash(self.session, nik_hash)
         return person.village_code if person else None
 
@@ -197,6 +203,7 @@ class TrainingService:
         registration.identity_id = identity_id
         registration.locale = locale
         registration.answers = dict(applicant.answers or {})
+        # Decided silently: it orders the waitlist, and residents are never told why.
         registration.priority = info.training.priority_recipients and await self._receives_aid(
             nik_hash
         )

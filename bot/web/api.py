@@ -37,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.engine import StorageUnavailable
 from bot.runtime import Runtime
+from bot.services.broadcasts import BroadcastService
 from bot.services.officer_auth import OfficerAuth
 from bot.services.reports import (
     InvalidTransition,
@@ -61,6 +62,7 @@ from bot.services.schedules import (
     normalise_rts,
 )
 from bot.services.tickets import display_code, read_code
+from bot.web.paths import MAX_ID as MAX_ID
 from storage.models import Report, ReportEvent
 from storage.types import utcnow
 
@@ -70,7 +72,7 @@ API_VERSION = "1.0.0"
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000
 MAX_TEXT = 4000
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+MAX_ECHO = 200  # the longest input (as JSON) a validation error repeats back
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL characters
 
 # The vocabularies of the report service, spelled out so that the OpenAPI schema lists them
@@ -309,6 +311,19 @@ class ServedVillage(BaseModel):
     rts: str = Field(description='"" for every RT, else "001,002".')
 
 
+class ScheduleFollowUp(BaseModel):
+    """Broadcast ids, by what a schedule change did to them."""
+
+    updated: list[int] = Field(
+        default=[], description="Not started yet: text rebuilt, reminder time moved."
+    )
+    sent_now: list[int] = Field(default=[], description="Reminders whose time had passed.")
+    dropped: list[int] = Field(default=[], description="Reminders too late to make sense.")
+    already_out: list[int] = Field(
+        default=[], description="Went out with the old details: consider a correction."
+    )
+
+
 class ScheduleOut(BaseModel):
     """A distribution schedule (jadwal penyaluran): when and where aid is handed out."""
 
@@ -323,6 +338,10 @@ class ScheduleOut(BaseModel):
     bring: str = Field(description='What to bring; "" for the usual documents (KTP, KK, KKS).')
     note: str
     villages: list[ServedVillage]
+    follow_up: ScheduleFollowUp = Field(
+        default_factory=ScheduleFollowUp,
+        description="After a change (PUT): what happened to the broadcasts built from it.",
+    )
 
 
 class ServedVillageIn(_Body):
@@ -437,8 +456,10 @@ def _report_service(runtime: RuntimeDep, session: SessionDep) -> ReportService:
     return ReportService(session, runtime.settings, runtime.catalogs)
 
 
-def _schedule_service(session: SessionDep) -> ScheduleService:
-    return ScheduleService(session)
+def _schedule_service(runtime: RuntimeDep, session: SessionDep) -> ScheduleService:
+    """The schedules, and the broadcasts that follow a change of one."""
+    follower = BroadcastService(session, runtime.settings, runtime.catalogs)
+    return ScheduleService(session, follower)
 
 
 ViewerDep = Annotated[Viewer, Depends(_current_viewer)]
@@ -552,6 +573,12 @@ def _schedule(view: ScheduleView) -> ScheduleOut:
             "bring": schedule.bring,
             "note": schedule.note,
             "villages": [{"code": code, "rts": rts} for code, rts in sorted(view.villages.items())],
+            "follow_up": {
+                "updated": list(view.follow_up.updated),
+                "sent_now": list(view.follow_up.sent_now),
+                "dropped": list(view.follow_up.dropped),
+                "already_out": list(view.follow_up.already_out),
+            },
         }
     )
 
@@ -567,6 +594,27 @@ class SafeJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         return text.encode("utf-8", "replace")
+
+
+def validation_problem(error: RequestValidationError) -> Response:
+    """FastAPI's 422, without repeating input that is long (a 5 MB body) or that JSON cannot
+    hold (NaN, Infinity, 1e999, which Python's JSON parser reads into a body)."""
+    problems = []
+    for problem in jsonable_encoder(error.errors()):
+        if "input" in problem and not _echoable(problem["input"]):
+            del problem["input"]
+        if "ctx" in problem and not _echoable(problem["ctx"]):
+            del problem["ctx"]
+        problems.append(problem)
+    return SafeJSONResponse({"detail": problems}, status_code=422)
+
+
+def _echoable(value: Any) -> bool:
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return len(text) <= MAX_ECHO
 
 
 # -- the app -----------------------------------------------------------------------------------
@@ -822,8 +870,7 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
-        # FastAPI's own answer, rendered so that echoed input cannot break the encoding.
-        return SafeJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+        return validation_problem(error)
 
     async def unavailable(_: Request, error: Exception) -> Response:
         original = getattr(error, "orig", None)

@@ -12,8 +12,6 @@ from pathlib import Path
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -44,7 +42,7 @@ from bot.handlers.whatsapp import work_forever as whatsapp_work_forever
 from bot.handlers.whatsapp_sender import WhatsAppSender
 from bot.runtime import Runtime
 from bot.services.villages import VillageDirectory
-from bot.web.api import SafeJSONResponse, api_app
+from bot.web.api import api_app
 from bot.web.screens import install_dashboard
 from bot.workers import broadcasts as broadcast_clock
 from bot.workers import jobs as scheduled_jobs
@@ -136,11 +134,6 @@ def create_app(
         log.error("database unavailable: %s", error)
         return JSONResponse({"error": "service temporarily unavailable"}, status_code=503)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> Response:
-        # FastAPI's own 422, rendered so that echoed input (a lone surrogate) cannot break it.
-        return SafeJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
-
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, error: DBAPIError) -> Response:
         log.error("database error: %s", type(error.orig).__name__ if error.orig else error)
@@ -158,10 +151,9 @@ async def _start_telegram(
     try:
         await set_commands(bot, runtime)
         if settings.base_url:
-            secret = settings.telegram_webhook_secret
             await bot.set_webhook(
                 url=settings.base_url.rstrip("/") + "/webhooks/telegram",
-                secret_token=secret.get_secret_value() if secret else None,
+                secret_token=settings.telegram_webhook_token,
                 allowed_updates=ALLOWED_UPDATES,
                 drop_pending_updates=False,
             )

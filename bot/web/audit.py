@@ -12,23 +12,24 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from bot.services.audit import AuditTrail
-from bot.web.dashboard import Dashboard, Desk, require_admin
+from bot.web.dashboard import SECURITY_HEADERS, Dashboard, Desk, require_admin
 from storage.models import AuditLog
 from storage.repositories import audit as audit_repo
 from storage.types import utcnow
 
 EXPORT_LIMIT = 50_000
+YEARS = range(2000, 2101)  # as the monitoring pages: a day whose next day is a date too
 
 
 def audit_router(dash: Dashboard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    async def rows(request: Request, limit: int) -> tuple[Desk, list[AuditLog], bool]:
+    async def rows(request: Request, limit: int) -> tuple[Desk, list[AuditLog], str]:
         now = utcnow()
         query = request.query_params
-        zone = dash.runtime.settings.zone
-        since, bad_since = _day(query.get("from", ""), zone)
-        until, bad_until = _day(query.get("to", ""), zone)
+        since, until, date_problem = _period(
+            query.get("from", ""), query.get("to", ""), dash.runtime.settings.zone
+        )
         async with dash.work() as session:
             desk = await dash.desk(request, session, now)
             require_admin(desk)
@@ -38,20 +39,20 @@ def audit_router(dash: Dashboard) -> APIRouter:
                 action=query.get("action", "")[:48],
                 outcome=query.get("outcome", "")[:24],
                 since=since,
-                until=until + timedelta(days=1) if until else None,
+                until=until,
                 limit=limit,
             )
             AuditTrail(session).record(desk.viewer.actor, "audit.view", "ok", now, rows=len(found))
-        return desk, list(found), bad_since or bad_until
+        return desk, list(found), date_problem
 
     @router.get("/audit", response_class=HTMLResponse)
     async def audit_page(request: Request) -> Response:
-        desk, found, bad_date = await rows(request, 500)
+        desk, found, date_problem = await rows(request, 500)
         context = {
             "desk": desk,
             "rows": found,
             "query": request.query_params,
-            "bad_date": bad_date,
+            "date_problem": date_problem,
             "export": "/audit.csv?" + str(request.query_params),
             "as_json": lambda detail: json.dumps(detail, ensure_ascii=False, sort_keys=True),
         }
@@ -75,7 +76,11 @@ def audit_router(dash: Dashboard) -> APIRouter:
                     json.dumps(row.detail, ensure_ascii=False, sort_keys=True),
                 ]
             )
-        headers = {"Content-Disposition": 'attachment; filename="audit.csv"'}
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Disposition": 'attachment; filename="audit.csv"',
+            "Cache-Control": "private, no-store",
+        }
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
     @router.get("/simulator", response_class=HTMLResponse)
@@ -87,12 +92,27 @@ def audit_router(dash: Dashboard) -> APIRouter:
     return router
 
 
-def _day(text: str, zone: tzinfo) -> tuple[datetime | None, bool]:
-    """Midnight of a YYYY-MM-DD day in the office's zone; (None, True) when unreadable."""
-    if not text:
-        return None, False
+def _period(first: str, last: str, zone: tzinfo) -> tuple[datetime | None, datetime | None, str]:
+    """From midnight of `first` to midnight after `last` (YYYY-MM-DD, local days, both
+    included; either may be empty), or no date filter and the catalog key of the notice
+    saying why: a day not understood or outside 2000-2100, or `last` before `first`."""
     try:
-        day = date.fromisoformat(text.strip())
+        since, until = _day(first), _day(last)
     except ValueError:
-        return None, True
-    return datetime.combine(day, time(), tzinfo=zone), False
+        return None, None, "dash.audit.bad_date"
+    if since and until and since > until:
+        return None, None, "dash.audit.bad_range"
+    return (
+        datetime.combine(since, time(), tzinfo=zone) if since else None,
+        datetime.combine(until + timedelta(days=1), time(), tzinfo=zone) if until else None,
+        "",
+    )
+
+
+def _day(text: str) -> date | None:
+    if not text.strip():
+        return None
+    day = date.fromisoformat(text.strip())
+    if day.year not in YEARS:
+        raise ValueError(text)
+    return day

@@ -3,13 +3,17 @@ hand (the bot stays silent) and handing it back. Every view is audited by the se
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bot.services.conversation_desk import ConversationDesk
+from bot.text import redact_id_numbers
 from bot.web.dashboard import Dashboard, EmptyText, form_value
+from bot.web.notices import notice_url, read_notice
+from bot.web.paths import ObjectId
+from storage.models import MessageLog
 from storage.types import utcnow
 
 
@@ -18,7 +22,7 @@ def conversations_router(dash: Dashboard) -> APIRouter:
     runtime = dash.runtime
 
     @router.get("/residents/{resident_id}", response_class=HTMLResponse)
-    async def conversation(request: Request, resident_id: int) -> Response:
+    async def conversation(request: Request, resident_id: ObjectId) -> Response:
         now = utcnow()
         async with dash.work() as session:
             desk = await dash.desk(request, session, now)
@@ -29,13 +33,14 @@ def conversations_router(dash: Dashboard) -> APIRouter:
         context = {
             "desk": desk,
             "view": view,
+            "taps": tap_labels(view.messages),
             "names": names,
-            "message": request.query_params.get("done", ""),
+            "message": read_notice(request.query_params, dash.translator(desk.locale)),
         }
         return dash.page(request, "dash_conversation.html", context, desk.locale)
 
     @router.post("/residents/{resident_id}/{action}")
-    async def act(request: Request, resident_id: int, action: str) -> Response:
+    async def act(request: Request, resident_id: ObjectId, action: str) -> Response:
         now = utcnow()
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
@@ -51,9 +56,28 @@ def conversations_router(dash: Dashboard) -> APIRouter:
                 await conversations.send(desk.viewer, resident_id, text, now)
             else:
                 raise EmptyText()
-        saved = dash.translator(desk.locale)("dash.report.saved")
         return RedirectResponse(
-            f"/residents/{resident_id}?" + urlencode({"done": saved}), status_code=303
+            notice_url(f"/residents/{resident_id}", "dash.report.saved"), status_code=303
         )
 
     return router
+
+
+def tap_labels(messages: Sequence[MessageLog]) -> dict[int, str]:
+    """The label of each button tap (an incoming "choice" row, which keeps only the
+    button's id), from the buttons of the last reply before it to that channel identity."""
+    offered: dict[int, dict[str, str]] = {}
+    labels: dict[int, str] = {}
+    for row in messages:
+        choices = row.payload.get("choices")
+        if row.direction == "out" and isinstance(choices, list) and choices:
+            offered[row.identity_id] = {
+                str(choice.get("id")): str(choice.get("label"))
+                for choice in choices
+                if isinstance(choice, dict)
+            }
+        elif row.direction == "in" and row.kind == "choice" and row.id is not None:
+            label = offered.get(row.identity_id, {}).get(str(row.payload.get("choice_id")))
+            if label:
+                labels[row.id] = redact_id_numbers(label)
+    return labels

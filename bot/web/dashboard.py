@@ -9,12 +9,14 @@ audited). Domain exceptions become pages in one place (`install_dashboard`).
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -24,7 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import Runtime
 from bot.services.media import MediaStore
-from bot.services.officer_auth import LoginFailed, LoginThrottled, OfficerAuth
+from bot.services.officer_auth import (
+    LoginFailed,
+    LoginThrottled,
+    OfficerAuth,
+    csrf_ok,
+    csrf_token,
+)
 from bot.services.reports import (
     KINDS,
     InvalidTransition,
@@ -39,14 +47,21 @@ from bot.services.reports import (
     viewer_for,
 )
 from bot.services.tickets import display_code, read_code
+from bot.web.notices import notice_url, read_notice
+from bot.web.paths import ObjectId, form_id
 from storage.models import Officer, Village
 from storage.types import utcnow
 
 COOKIE = "bansos_officer"
 LANG_COOKIE = "bansos_lang"
+LOGIN_COOKIE = "bansos_login"
+LOGIN_PREFIX = "login:"  # a sign-in form's token is bound to "login:" + its cookie
+LOGIN_NONCE = re.compile(r"[A-Za-z0-9_-]{43}")
+LOGIN_FORM_SECONDS = 12 * 3600
 PROGRAMMES = ("PKH", "BPNT", "BLT", "PBI-JK", "PIP")
 STATUSES = ("baru", "diverifikasi", "ditindaklanjuti", "selesai", "ditolak")
 MAX_FORM = 64 * 1024
+BULK_ACTIONS = ("assign_me", "assign", "status")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -199,16 +214,33 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     runtime = dash.runtime
 
+    def login_form(
+        request: Request, locale: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        """The sign-in page, its form bound to a sign-in cookie (login CSRF: another site
+        cannot sign this browser in to an account of its choosing)."""
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        if not LOGIN_NONCE.fullmatch(nonce):
+            nonce = secrets.token_urlsafe(32)
+        context = {**context, "csrf": csrf_token(runtime.vault, LOGIN_PREFIX + nonce)}
+        response = dash.page(request, "dash_login.html", context, locale, status)
+        _set_private_cookie(request, response, LOGIN_COOKIE, nonce, LOGIN_FORM_SECONDS)
+        return response
+
     @router.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request) -> Response:
         locale = dash.locale(request)
         ended = request.query_params.get("ended") == "1"
-        return dash.page(request, "dash_login.html", {"ended": ended}, locale)
+        return login_form(request, locale, {"ended": ended})
 
     @router.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         locale = dash.locale(request)
         form = _form(await request.body())
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        if not csrf_ok(runtime.vault, LOGIN_PREFIX + nonce, form_value(form, "csrf")):
+            error = dash.translator(locale)("dash.error.csrf")
+            return login_form(request, locale, {"error": error}, 403)
         ip = request.client.host if request.client else ""
         now = utcnow()
         error = ""
@@ -229,16 +261,11 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                 error = dash.translator(locale)("dash.login.failed")
         if error:
             context = {"error": error, "username": form_value(form, "username")}
-            return dash.page(request, "dash_login.html", context, locale, 401)
+            return login_form(request, locale, context, 401)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-            max_age=runtime.settings.dashboard_session_hours * 3600,
-        )
+        response.delete_cookie(LOGIN_COOKIE)
+        hours = runtime.settings.dashboard_session_hours
+        _set_private_cookie(request, response, COOKIE, token, hours * 3600)
         return response
 
     @router.post("/logout")
@@ -286,48 +313,37 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             "assignees": assignees,
             "query": query,
             "overdue": {r.id for r in reports if is_overdue(r, now)},
-            "message": query.get("done", ""),
+            "message": read_notice(query, dash.translator(desk.locale)),
         }
         return dash.page(request, "dash_inbox.html", context, desk.locale)
 
     @router.post("/reports/bulk")
     async def bulk(request: Request) -> Response:
         now = utcnow()
-        done, skipped = 0, []
+        done = 0
+        skipped: dict[str, list[int]] = {}
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
             service = ReportService(session, runtime.settings, runtime.catalogs)
             action = form_value(form, "action")
-            for raw in form.get("report", [])[:200]:
-                if not raw.isdigit():
-                    continue
-                try:
-                    report = await service.get(desk.viewer, int(raw), now)
-                    if action == "assign_me":
-                        await service.assign(desk.viewer, report, desk.officer.id, now)
-                    elif action == "assign":
-                        chosen = form_value(form, "assignee")
-                        assignee = int(chosen) if chosen.isdigit() else None
-                        await service.assign(desk.viewer, report, assignee, now)
-                    elif action == "status":
-                        await service.change_status(
-                            desk.viewer, report, form_value(form, "status"), now
-                        )
+            if action not in BULK_ACTIONS:
+                return RedirectResponse(notice_url("/", "dash.bulk.unknown_action"), 303)
+            assignee = (
+                desk.officer.id if action == "assign_me" else form_id(form_value(form, "assignee"))
+            )
+            chosen = {n for n in map(form_id, form.get("report", [])[:200]) if n is not None}
+            for report_id in sorted(chosen):
+                why = await _bulk_one(service, desk, report_id, action, form, assignee, now)
+                if why is None:
                     done += 1
-                except (InvalidTransition, ReasonRequired, ReportNotFound) as error:
-                    skipped.append(f"#{raw} {type(error).__name__}")
-                except NotAllowed as error:
-                    if desk.viewer.role == "viewer":
-                        raise
-                    skipped.append(f"#{raw} {error}")
-        t = dash.translator(desk.locale)
-        message = t("dash.bulk.done", count=done)
-        if skipped:
-            message += " " + t("dash.bulk.skipped", count=len(skipped), reasons=", ".join(skipped))
-        return RedirectResponse("/?" + urlencode({"done": message}), status_code=303)
+                else:
+                    skipped.setdefault(why, []).append(report_id)
+        keys = ["dash.bulk.done", *(f"dash.bulk.skipped.{why}" for why in skipped)]
+        lists = {f"skipped_{why}": ids for why, ids in skipped.items()}
+        return RedirectResponse(notice_url("/", *keys, count=done, **lists), status_code=303)
 
     @router.get("/reports/{report_id}", response_class=HTMLResponse)
-    async def report_page(request: Request, report_id: int) -> Response:
+    async def report_page(request: Request, report_id: ObjectId) -> Response:
         now = utcnow()
         async with dash.work() as session:
             desk = await dash.desk(request, session, now)
@@ -349,12 +365,12 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                 "village": await session.get(Village, report.village_code or ""),
                 "statuses": STATUSES,
                 "overdue": is_overdue(report, now),
-                "message": request.query_params.get("done", ""),
+                "message": read_notice(request.query_params, dash.translator(desk.locale)),
             }
         return dash.page(request, "dash_report.html", context, desk.locale)
 
     @router.post("/reports/{report_id}/{action}")
-    async def report_action(request: Request, report_id: int, action: str) -> Response:
+    async def report_action(request: Request, report_id: ObjectId, action: str) -> Response:
         now = utcnow()
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
@@ -362,7 +378,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             report = await service.get(desk.viewer, report_id, now)
             if action == "assign":
                 chosen = form_value(form, "assignee")
-                assignee = int(chosen) if chosen.isdigit() else None
+                assignee = form_id(chosen)
                 await service.assign(desk.viewer, report, assignee, now)
             elif action == "status":
                 await service.change_status(
@@ -387,13 +403,12 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
                     await service.add_note(desk.viewer, report, text, now)
             else:
                 raise ReportNotFound(report_id)
-        saved = dash.translator(desk.locale)("dash.report.saved")
         return RedirectResponse(
-            f"/reports/{report_id}?" + urlencode({"done": saved}), status_code=303
+            notice_url(f"/reports/{report_id}", "dash.report.saved"), status_code=303
         )
 
     @router.get("/reports/{report_id}/evidence/{sha256}")
-    async def evidence_file(request: Request, report_id: int, sha256: str) -> Response:
+    async def evidence_file(request: Request, report_id: ObjectId, sha256: str) -> Response:
         """A copy without metadata (EXIF, GPS); the look is audited by the service."""
         now = utcnow()
         async with dash.work() as session:
@@ -413,6 +428,35 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
         return Response(content, media_type=match.mime_type, headers=headers)
 
     return router
+
+
+async def _bulk_one(
+    service: ReportService,
+    desk: Desk,
+    report_id: int,
+    action: str,
+    form: Mapping[str, list[str]],
+    assignee: int | None,
+    now: datetime,
+) -> str | None:
+    """One report of a bulk change; None when done, else why it was skipped (`SKIPPED`)."""
+    try:
+        report = await service.get(desk.viewer, report_id, now)
+        if action == "status":
+            await service.change_status(desk.viewer, report, form_value(form, "status"), now)
+        else:
+            await service.assign(desk.viewer, report, assignee, now)
+    except InvalidTransition:
+        return "transition"
+    except ReasonRequired:
+        return "reason"
+    except ReportNotFound:
+        return "not_found"
+    except NotAllowed:
+        if desk.viewer.role == "viewer":
+            raise
+        return "not_allowed"
+    return None
 
 
 async def _villages(session: AsyncSession, viewer: Viewer) -> list[Village]:
@@ -435,3 +479,18 @@ async def _village_names(session: AsyncSession) -> dict[str, str]:
 async def _officer_names(session: AsyncSession) -> dict[int, str]:
     rows = (await session.exec(select(Officer.id, Officer.display_name))).all()
     return {officer_id: name for officer_id, name in rows if officer_id is not None}
+
+
+def _set_private_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int
+) -> None:
+    """A cookie scripts cannot read, sent only from this site (and only over https when
+    the dashboard is served so)."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=max_age,
+    )

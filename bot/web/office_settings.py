@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -20,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.services.villages import VillageDirectory, VillageError
 from bot.settings import DEFAULT_SECRET_KEY, Settings
 from bot.web.dashboard import Dashboard, form_value, require_admin
+from bot.web.notices import Kind, error_url, notice_url, read_notice
 from storage.types import utcnow
 
 
@@ -58,13 +58,14 @@ def office_settings_router(dash: Dashboard) -> APIRouter:
             desk = await dash.desk(request, session, utcnow())
             require_admin(desk)
             villages = await VillageDirectory(session).all()
+            t = dash.translator(desk.locale)
             context = {
                 "desk": desk,
                 "villages": villages,
                 "from_env": set(runtime.settings.villages),
                 "config": list(configuration(runtime.settings)),
-                "message": request.query_params.get("done", ""),
-                "error": request.query_params.get("error", ""),
+                "message": read_notice(request.query_params, t),
+                "error": read_notice(request.query_params, t, "error"),
             }
             return dash.page(request, "dash_settings.html", context, desk.locale)
 
@@ -74,7 +75,6 @@ def office_settings_router(dash: Dashboard) -> APIRouter:
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
             require_admin(desk)
-            say = dash.translator(desk.locale)
             try:
                 await VillageDirectory(session).save(
                     form_value(form, "code"),
@@ -84,11 +84,12 @@ def office_settings_router(dash: Dashboard) -> APIRouter:
                     now,
                 )
             except VillageError as error:
-                return _back({"error": say(f"scr.settings.bad_{error}")})
-        return _back({"done": say("dash.report.saved")})
+                return _back(f"scr.settings.bad_{error}", "error")
+        return _back("dash.report.saved")
 
     return router
 
 
-def _back(params: dict[str, str]) -> Response:
-    return RedirectResponse("/settings?" + urlencode(params), status_code=303)
+def _back(key: str, kind: Kind = "done") -> Response:
+    url = error_url("/settings", key) if kind == "error" else notice_url("/settings", key)
+    return RedirectResponse(url, status_code=303)

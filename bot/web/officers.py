@@ -5,7 +5,6 @@ Deactivating ends its dashboard sessions and API tokens at their next use."""
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -14,6 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.officers import ROLES, OfficerError, OfficerService
 from bot.web.dashboard import Dashboard, Desk, form_value, require_admin
+from bot.web.notices import Kind, error_url, notice_url, read_notice
+from bot.web.paths import ObjectId
 from storage.models import Village
 from storage.types import utcnow
 
@@ -28,13 +29,14 @@ def officers_router(dash: Dashboard) -> APIRouter:
         accounts = await OfficerService(session, runtime.vault).all()
         villages = (await session.exec(select(Village).order_by(col(Village.name)))).all()
         query = request.query_params
+        t = dash.translator(desk.locale)
         context = {
             "desk": desk,
             "accounts": accounts,
             "villages": villages,
             "roles": ROLES,
-            "message": query.get("done", ""),
-            "error": query.get("error", ""),
+            "message": read_notice(query, t),
+            "error": read_notice(query, t, "error"),
             **extra,
         }
         return dash.page(request, "dash_officers.html", context, desk.locale)
@@ -65,7 +67,7 @@ def officers_router(dash: Dashboard) -> APIRouter:
                     actor=desk.viewer.actor,
                 )
             except OfficerError as error:
-                return _back({"error": str(error)})
+                return _refused(error)
             await session.flush()
             page = await listing(
                 request, desk, session, created=officer.username, new_password=password
@@ -74,7 +76,7 @@ def officers_router(dash: Dashboard) -> APIRouter:
         return page
 
     @router.post("/officers/{officer_id}/{action}")
-    async def change(request: Request, officer_id: int, action: str) -> Response:
+    async def change(request: Request, officer_id: ObjectId, action: str) -> Response:
         now = utcnow()
         async with dash.work() as session:
             desk, form = await dash.posted(request, session, now)
@@ -89,13 +91,33 @@ def officers_router(dash: Dashboard) -> APIRouter:
                     codes = [code for code in form.get("village", []) if code]
                     await service.set_villages(desk.viewer.actor, officer_id, codes, now)
                 else:
-                    raise OfficerError("unknown action")
+                    return _back("dash.off.error.other", "error")
             except OfficerError as error:
-                return _back({"error": str(error)})
-        return _back({"done": dash.translator(desk.locale)("dash.report.saved")})
+                return _refused(error)
+        return _back("dash.report.saved")
 
     return router
 
 
-def _back(params: dict[str, str]) -> Response:
-    return RedirectResponse("/officers?" + urlencode(params), status_code=303)
+# The service's refusals are English words for the CLI; the page names them by catalog key.
+_REFUSALS = (
+    ("username", "dash.off.error.username"),
+    ("role", "dash.off.error.role"),
+    ("an officer needs at least one", "dash.off.error.villages_needed"),
+    ("unknown village", "dash.off.error.unknown_village"),
+    ("no such officer", "dash.off.error.not_found"),
+    ("you cannot deactivate your own", "dash.off.error.self"),
+)
+
+
+def _refused(error: OfficerError) -> Response:
+    text = str(error)
+    if text.endswith("already exists"):
+        return _back("dash.off.error.taken", "error")
+    key = next((key for start, key in _REFUSALS if text.startswith(start)), None)
+    return _back(key or "dash.off.error.other", "error")
+
+
+def _back(key: str, kind: Kind = "done") -> Response:
+    url = error_url("/officers", key) if kind == "error" else notice_url("/officers", key)
+    return RedirectResponse(url, status_code=303)

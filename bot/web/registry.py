@@ -30,6 +30,7 @@ MAX_TYPED = 200
 NIK_PROBLEMS = {
     NikProblem.NO_DIGITS: "scr.registry.nik.no_digits",
     NikProblem.SEVERAL_NUMBERS: "scr.registry.nik.several",
+    NikProblem.LOOKALIKE_LETTERS: "scr.registry.nik.letters",
     NikProblem.LENGTH: "scr.registry.nik.length",
     NikProblem.BIRTH_DATE: "scr.registry.nik.birth_date",
     NikProblem.REGION: "scr.registry.nik.region",

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from bot.services.officer_auth import csrf_ok
 from bot.services.registry_import import RegistryImport, summary_text
@@ -31,6 +32,7 @@ ERRORS_SHOWN = 50
 SUFFIXES = (".csv", ".xlsx")
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(csv|xlsx)$")
 KEEP_SECONDS = 24 * 3600
+DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def registry_import_router(dash: Dashboard) -> APIRouter:
@@ -70,7 +72,9 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
                 runtime.db, runtime.vault, runtime.settings, actor=desk.viewer.actor
             ).run(path, dry_run=dry_run, on_error=on_error)
         except UnreadableFile as unreadable:
-            return {"problem": t(f"import.file.{unreadable.code}", detail=unreadable.detail)}
+            # A reader's detail may be an English library message: only the line is shown.
+            detail = unreadable.detail.split(":", 1)[0]
+            return {"problem": t(f"import.file.{unreadable.code}", detail=detail)}
         return {"summary": summary_text(t, report), "errors": errors, "report": report}
 
     @router.get("/registry/import", response_class=HTMLResponse)
@@ -79,11 +83,25 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
         _sweep(folder)
         return page(request, desk)
 
+    def too_large(request: Request) -> Response:
+        locale = dash.locale(request)
+        text = dash.translator(locale)("dash.imp.too_large", mb=MAX_UPLOAD // (1024 * 1024))
+        return dash.page(request, "dash_error.html", {"error": text}, locale, 413)
+
     @router.post("/registry/import", response_class=HTMLResponse)
     async def upload(request: Request) -> Response:
-        if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
-            return Response("file too large", status_code=413)
+        declared = request.headers.get("content-length", "")
+        if DIGITS.fullmatch(declared) and int(declared) > MAX_UPLOAD:
+            return too_large(request)
         desk = await signed_in_admin(request)
+        try:
+            return await receive(_capped(request, MAX_UPLOAD), desk)
+        except UploadTooLarge:
+            return too_large(request)
+
+    async def receive(request: Request, desk: Desk) -> Response:
+        """The upload (stopped by `UploadTooLarge` at MAX_UPLOAD bytes, however it is sent),
+        kept under a random name, and its dry run."""
         async with request.form(max_files=1, max_fields=5) as fields:
             if not csrf_ok(runtime.vault, desk.token, str(fields.get("csrf") or "")):
                 raise FormExpired()
@@ -125,6 +143,27 @@ def registry_import_router(dash: Dashboard) -> APIRouter:
         return page(request, desk, imported=True, **done)
 
     return router
+
+
+class UploadTooLarge(Exception):
+    """The request body went past the upload limit."""
+
+
+def _capped(request: Request, limit: int) -> Request:
+    """The same request, whose body stops with UploadTooLarge past `limit` bytes: the
+    Content-Length header may be absent (chunked) or wrong."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise UploadTooLarge()
+        return message
+
+    return Request(request.scope, receive)
 
 
 def _sweep(folder: Path) -> None:

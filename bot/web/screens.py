@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bot.runtime import Runtime
 from bot.services.reports import InvalidTransition, NotAllowed, ReasonRequired, ReportNotFound
+from bot.web.api import validation_problem
 from bot.web.audit import audit_router
 from bot.web.broadcasts import broadcasts_router
 from bot.web.conversations import conversations_router
@@ -59,6 +61,13 @@ def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates
     async def expired(request: Request, _: FormExpired) -> Response:
         return error_page(request, "dash.error.csrf", 403)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        # A page's id that is not a number, or no id a table can hold (`bot.web.paths`).
+        if any(tuple(problem["loc"][:1]) == ("path",) for problem in error.errors()):
+            return error_page(request, "dash.error.page_not_found", 404)
+        return validation_problem(error)
+
     @app.exception_handler(ReportNotFound)
     async def not_found(request: Request, _: ReportNotFound) -> Response:
         return error_page(request, "dash.error.not_found", 404)
@@ -69,6 +78,8 @@ def install_dashboard(app: FastAPI, runtime: Runtime, templates: Jinja2Templates
 
     @app.exception_handler(InvalidTransition)
     async def transition(request: Request, error: InvalidTransition) -> Response:
+        if error.wanted == "merged":  # into itself, or into a report merged elsewhere
+            return error_page(request, "dash.error.merge", 409)
         return error_page(
             request, "dash.error.transition", 409, current=error.current, wanted=error.wanted
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -23,6 +22,8 @@ from bot.services.training_desk import (
 )
 from bot.services.trainings import TrainingError
 from bot.web.dashboard import SECURITY_HEADERS, Dashboard
+from bot.web.notices import notice_url, read_notice
+from bot.web.paths import ObjectId, form_id
 from storage.types import utcnow
 
 MAX_MARKS = 2000
@@ -72,7 +73,7 @@ def trainings_router(dash: Dashboard) -> APIRouter:
         return dash.page(request, "dash_trainings.html", context, desk.locale)
 
     @router.get("/trainings/sessions/{session_id}", response_class=HTMLResponse)
-    async def roster(request: Request, session_id: int) -> Response:
+    async def roster(request: Request, session_id: ObjectId) -> Response:
         now = utcnow()
         try:
             async with work() as session:
@@ -85,12 +86,12 @@ def trainings_router(dash: Dashboard) -> APIRouter:
             "roster": roster,
             "info": roster.info,
             "groups": GROUPS,
-            "message": request.query_params.get("done", ""),
+            "message": read_notice(request.query_params, dash.translator(desk.locale)),
         }
         return dash.page(request, "dash_training_session.html", context, desk.locale)
 
     @router.post("/trainings/sessions/{session_id}/attendance")
-    async def attendance(request: Request, session_id: int) -> Response:
+    async def attendance(request: Request, session_id: ObjectId) -> Response:
         now = utcnow()
         try:
             async with work() as session:
@@ -102,13 +103,15 @@ def trainings_router(dash: Dashboard) -> APIRouter:
                 )
         except TrainingError as error:
             return refusal(request, error)
-        done = dash.translator(desk.locale)("scr.training.attendance_saved", count=changed)
         return RedirectResponse(
-            f"/trainings/sessions/{session_id}?" + urlencode({"done": done}), status_code=303
+            notice_url(
+                f"/trainings/sessions/{session_id}", "scr.training.attendance_saved", count=changed
+            ),
+            status_code=303,
         )
 
     @router.get("/trainings/sessions/{session_id}/roster.csv")
-    async def roster_csv(request: Request, session_id: int) -> Response:
+    async def roster_csv(request: Request, session_id: ObjectId) -> Response:
         now = utcnow()
         try:
             async with work() as session:
@@ -128,4 +131,4 @@ def trainings_router(dash: Dashboard) -> APIRouter:
 
 
 def _ids(values: list[str]) -> set[int]:
-    return {int(value) for value in values[:MAX_MARKS] if value.isdigit() and len(value) < 12}
+    return {n for n in map(form_id, values[:MAX_MARKS]) if n is not None}

@@ -121,6 +121,7 @@ async def test_declining_the_report_still_records_the_answer(
 ) -> None:
     schedule_id = await _closed_schedule(runtime)
     chat = await _subscribed(engine, runtime, "web-ani")
+    await run_once(runtime)
     await chat.tap(f"got:{schedule_id}:not_received")
     assert "laporan bantuan belum diterima" in chat.text()
     await chat.tap_label("Tidak usah")
@@ -142,3 +143,17 @@ async def test_no_question_too_early_or_too_late(runtime: Runtime) -> None:
             later
         )
     assert made == []
+
+
+async def test_a_chat_that_was_never_asked_cannot_answer(engine: Engine, runtime: Runtime) -> None:
+    """A forged "got:" button must not move the monitoring figures."""
+    schedule_id = await _closed_schedule(runtime)
+    await _subscribed(engine, runtime, "web-asked")
+    await run_once(runtime)
+    stranger = Chat(engine, "web-stranger", channel="webchat")
+    await stranger.agree()
+    for answer in ("deducted", "not_received"):
+        await stranger.tap(f"got:{schedule_id}:{answer}")
+        assert "Tombol itu sudah tidak berlaku" in stranger.text()
+    async with runtime.db.session() as session:
+        assert (await session.exec(select(DistributionAnswer))).all() == []

@@ -78,6 +78,8 @@ async def test_a_named_village_shows_its_schedules_and_subscribes(
     shown = chat.text()
     assert "Jadwal penyaluran untuk Leksono" in shown and "Kantor Pos Sukamaju" in shown
     assert "E-warong Bu Narti" in shown  # RT unknown: every schedule of the village
+    assert "Khusus RT 003." in shown  # and the RT-only one says whom it serves
+    assert shown.count("Khusus RT") == 1
     assert "Balai Desa Sukamaju" not in shown
     assert "Kembali ke menu" in [c.label for c in chat.choices()]
     await chat.tap_label("Ya, semua bantuan")
@@ -107,7 +109,7 @@ async def test_stop_and_mulai_from_any_step(
     await chat.say("berhenti")
     assert "tidak sedang menerima kabar" in chat.text()
     await chat.say("Mulai")
-    assert "akan kami kirim lagi" in chat.text() and "5 langganan" in chat.text()
+    assert "kabar jadwal penyaluran untuk Leksono akan kami kirim lagi" in chat.text()
     assert not await _stopped(runtime, "warga-stop")
     await chat.tap("menu:schedule")
     await chat.tap_label("Berhenti terima kabar")
@@ -159,3 +161,22 @@ async def test_a_verified_beneficiary_is_offered_the_news_after_the_status_check
     await chat.tap("menu:schedule")  # from the remembered NIK, RT-aware
     assert "E-warong Bu Narti" not in chat.text()
     assert "sudah menerima kabar jadwal PKH untuk Leksono" in chat.text()
+
+
+async def test_withdrawing_consent_ends_the_news_at_once(
+    engine: Engine, runtime: Runtime, registry: None
+) -> None:
+    chat = Chat(engine, "warga-tarik")
+    await chat.agree()
+    await chat.tap("menu:schedule")
+    await chat.say("Leksono")
+    await chat.tap_label("Ya, semua bantuan")
+    assert len(await _subscriptions(runtime, "warga-tarik")) == 5
+    await chat.tap("menu:privacy")
+    await chat.tap_label("Tarik persetujuan")
+    await chat.tap_label("Ya, tarik")
+    assert await _subscriptions(runtime, "warga-tarik") == []
+    assert await _stopped(runtime, "warga-tarik")  # a broadcast already sending skips them
+    await chat.tap("welcome:agree")
+    await chat.say("MULAI")  # nothing kept to resume: the schedule journey asks again
+    assert "Desa atau kelurahan Anda apa?" in chat.text()

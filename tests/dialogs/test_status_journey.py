@@ -18,7 +18,9 @@ from bot.services.demo import SHOWCASE, seed_demo
 from bot.services.registry_import import RegistryImport
 from storage.models import (
     AuditLog,
+    Conversation,
     DistributionSchedule,
+    Enrolment,
     MessageLog,
     Resident,
     ScheduleVillage,
@@ -382,3 +384,36 @@ async def test_the_demo_showcase_resident_sees_status_and_schedule(engine: Engin
     assert "Desa Leksono" in text
     assert "PKH (Program Keluarga Harapan): aktif" in text
     assert "Kantor Pos Sukamaju" in text  # the demo's PKH distribution for Leksono
+
+
+async def test_a_person_with_no_programme_left_is_told_so_in_words(
+    engine: Engine, runtime: Runtime, registry: None
+) -> None:
+    async with runtime.db.transaction() as session:
+        for enrolment in (await session.exec(select(Enrolment))).all():
+            await session.delete(enrolment)
+    chat = Chat(engine)
+    await _open_status(chat)
+    await chat.say(BUDI_NIK)
+    await chat.say("Budi Santoso")
+    found = chat.last[0].text
+    assert found.startswith("Data ditemukan: BUD* SAN****")
+    assert found.rstrip().endswith("Belum ada program bansos yang tercatat untuk Anda saat ini.")
+
+
+async def test_a_nik_sent_at_the_menu_starts_the_status_check(
+    engine: Engine, runtime: Runtime, registry: None
+) -> None:
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.say("3307 9945 0580 0001")
+    assert "Sepertinya itu NIK" in chat.text()
+    assert "NIK 3307********0001 sudah kami terima" in chat.text()
+    await chat.say("siti aminah")
+    assert "Data ditemukan: SIT* N** AMI***" in chat.text()
+    await chat.say("menu")
+    await chat.say("3307 9945 0580 001")  # mistyped: the usual kind answer, in the journey
+    assert "NIK harus 16 angka, Anda mengirim 15" in chat.text()
+    async with runtime.db.session() as session:
+        conversations = (await session.exec(select(Conversation.data))).all()
+    assert SITI_NIK not in str(conversations)

@@ -96,7 +96,8 @@ async def test_bad_drafts_are_refused_by_field(runtime: Runtime) -> None:
         (Audience((LEKSONO,), ("PKH",), ("sms",)), {"id": "Halo"}, "channels"),
         (LEKSONO_PKH_BPNT, {"id": "   "}, "text"),
         (LEKSONO_PKH_BPNT, {"en": "Only English"}, "text"),
-        (LEKSONO_PKH_BPNT, {"id": "x" * 1501}, "text"),
+        (LEKSONO_PKH_BPNT, {"id": "x" * 1501}, "text_length"),
+        (LEKSONO_PKH_BPNT, {"id": "Halo", "zz": "?"}, "locale"),
     ]
     async with runtime.db.transaction() as session:
         for audience, texts, field in cases:

@@ -36,6 +36,11 @@ def test_spaces_dots_and_words_around_are_accepted(typed: str) -> None:
         ("belum punya", NikProblem.NO_DIGITS, 0),
         ("", NikProblem.NO_DIGITS, 0),
         ("3307994505800001 dan 3307994505800002", NikProblem.SEVERAL_NUMBERS, 0),
+        ("33079945058OOOO1", NikProblem.LOOKALIKE_LETTERS, 16),  # O for 0
+        ("3307 9945 0580 0OO1", NikProblem.LOOKALIKE_LETTERS, 16),
+        ("33079945058000l1", NikProblem.LOOKALIKE_LETTERS, 16),  # l for 1
+        ("NIK saya 33079945058OOOO1", NikProblem.LOOKALIKE_LETTERS, 16),
+        ("NIK 3307994505800001 KK 3307990101200001", NikProblem.SEVERAL_NUMBERS, 0),
         ("3307993213800001", NikProblem.BIRTH_DATE, 16),  # day 32
         ("3307991513800001", NikProblem.BIRTH_DATE, 16),  # month 13
         ("3307997302800001", NikProblem.BIRTH_DATE, 16),  # 33 Feb (female)

@@ -20,10 +20,12 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from sqlmodel import col, func, select
 
 from bot.runtime import Runtime
+from bot.services.broadcasts import Audience, BroadcastDraft, BroadcastService
 from bot.services.schedules import ScheduleInput, ScheduleService
 from bot.web.api import MAX_ID
 from storage.db import Database
-from storage.models import AuditLog, DistributionSchedule
+from storage.models import AuditLog, Broadcast, DistributionSchedule
+from storage.types import utcnow
 from tests.web.test_api import (
     LEKSONO,
     MONDAY,
@@ -106,7 +108,14 @@ async def test_an_admin_creates_reads_lists_and_updates_a_schedule(
     assert created.status_code == 201, created.text
     schedule = created.json()
     schedule_id = schedule["id"]
-    assert {k: v for k, v in schedule.items() if k not in {"id", "starts_at", "ends_at"}} == {
+    assert schedule["follow_up"] == {
+        "updated": [],
+        "sent_now": [],
+        "dropped": [],
+        "already_out": [],
+    }
+    skipped = {"id", "starts_at", "ends_at", "follow_up"}
+    assert {k: v for k, v in schedule.items() if k not in skipped} == {
         "programme": "BPNT",
         "phase": "Tahap 4 2026",
         "place": "Balai Desa Leksono",
@@ -384,3 +393,31 @@ def test_schemathesis_over_the_schedule_operations(
                 case.call_and_validate(headers=headers, checks=checks)
 
             run()
+
+
+async def test_a_change_through_the_api_reaches_the_broadcasts_not_yet_started(
+    runtime: Runtime, world: World, client: httpx.AsyncClient
+) -> None:
+    admin = world.auth("camat")
+    created = await client.post(URL, json=_body(), headers=admin)
+    schedule_id = created.json()["id"]
+    async with runtime.db.transaction() as session:
+        service = BroadcastService(session, runtime.settings, runtime.catalogs)
+        [made] = await service.compose(
+            BroadcastDraft(
+                Audience((LEKSONO,), ("BPNT",), ("telegram",)),
+                utcnow() + timedelta(days=1),
+                schedule_id=schedule_id,
+            ),
+            None,
+            "officer:1",
+            utcnow(),
+        )
+    moved = _body(place="Gedung Serbaguna")
+    answer = await client.put(f"{URL}/{schedule_id}", json=moved, headers=admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["follow_up"]["updated"] == [made.id]
+    async with runtime.db.session() as session:
+        broadcast = await session.get(Broadcast, made.id)
+    assert broadcast is not None
+    assert all("Gedung Serbaguna" in text for text in broadcast.texts.values())
