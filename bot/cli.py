@@ -51,6 +51,9 @@ def _chat(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.database_url)
+    # The terminal is the resident's screen: officers' warnings (a refused look-up) would
+    # read as part of the conversation. Errors still show.
+    logging.getLogger().setLevel(logging.ERROR)
 
     async def run() -> None:
         runtime = build_runtime(settings)

@@ -392,7 +392,8 @@ class ReportDialog(Dialog):
             ctx.now,
         )
         check_answer = ctx.data.get("check_answer")
-        if isinstance(check_answer, int) and report.id is not None:
+        if isinstance(check_answer, int) and report.id is not None and not anonymous:
+            # An anonymous report stays unlinked to the chat, "sudah terima?" answer included.
             checks = DistributionCheck(ctx.session, ctx.runtime.settings, ctx.runtime.catalogs)
             await checks.link_report(check_answer, ctx.identity_id, report.id)
         ctx.data.clear()

@@ -43,13 +43,18 @@ class ConversationDesk:
         resident = await self.session.get(Resident, resident_id)
         allowed = resident is not None and viewer.role == "admin"
         if resident is not None and viewer.role == "officer":
-            statement = select(Report.id).where(
-                Report.resident_id == resident_id,
-                Report.identity_mode == "named",
-                col(Report.accused_officer_id).is_(None),
-                col(Report.village_code).in_(sorted(viewer.villages)),
+            # A conversation shows every report the resident filed in it: an officer may
+            # open it only when they may see each of those with its reporter (named, in
+            # their villages, not about them). A confidential report, or another village's,
+            # would otherwise be read off the conversation.
+            statement = select(
+                Report.identity_mode, Report.village_code, Report.accused_officer_id
+            ).where(Report.resident_id == resident_id)
+            reports = (await self.session.exec(statement)).all()
+            allowed = bool(reports) and all(
+                mode == "named" and village in viewer.villages and accused != viewer.officer_id
+                for mode, village, accused in reports
             )
-            allowed = (await self.session.exec(statement.limit(1))).first() is not None
         if not allowed or resident is None:
             self.audit.record(
                 viewer.actor, "conversation.view", "denied", now, resident=resident_id

@@ -157,3 +157,22 @@ async def test_a_chat_that_was_never_asked_cannot_answer(engine: Engine, runtime
         assert "Tombol itu sudah tidak berlaku" in stranger.text()
     async with runtime.db.session() as session:
         assert (await session.exec(select(DistributionAnswer))).all() == []
+
+
+async def test_an_anonymous_report_from_the_check_is_not_linked_to_the_chat(
+    engine: Engine, runtime: Runtime
+) -> None:
+    schedule_id = await _closed_schedule(runtime)
+    chat = await _subscribed(engine, runtime, "web-anon")
+    await run_once(runtime)
+    await chat.tap(f"got:{schedule_id}:deducted")
+    await chat.tap_label("Ya, buat laporan")
+    await chat.tap("report:identity:anonymous")
+    await chat.say("Ketua kelompok memotong Rp50.000 dari setiap penerima di e-warong.")
+    await chat.tap("report:evidence_next")
+    await chat.tap("report:submit")
+    async with runtime.db.session() as session:
+        report = (await session.exec(select(Report))).one()
+        answer = (await session.exec(select(DistributionAnswer))).one()
+    assert report.identity_mode == "anonymous" and report.resident_id is None
+    assert answer.report_id is None  # nothing ties the anonymous report to this chat

@@ -88,6 +88,27 @@ async def test_who_may_open_a_conversation(office: Office) -> None:
     assert len(denied) == 2
 
 
+async def test_a_confidential_report_keeps_the_conversation_from_village_officers(
+    office: Office,
+) -> None:
+    """The conversation would show the confidential report's flow and code: only admins."""
+    chat, resident_id = await _resident_with_report(office)
+    await chat.aclose()
+    path = f"/residents/{resident_id}"
+    await office.sign_in("darmo")
+    assert (await office.client.get(path)).status_code == 200  # a named report only
+    async with office.runtime.db.transaction() as session:
+        identity = (
+            await session.exec(select(ChannelIdentity).where(ChannelIdentity.channel == "webchat"))
+        ).one()
+        service = ReportService(session, office.runtime.settings, office.runtime.catalogs)
+        draft = _draft(identity_mode="confidential")
+        await service.file(draft, identity.resident_id, identity.id, utcnow())
+    assert (await office.client.get(path)).status_code == 404
+    await office.sign_in("camat")
+    assert (await office.client.get(path)).status_code == 200
+
+
 async def test_the_audit_log_is_for_admins_and_only_grows(office: Office) -> None:
     await office.sign_in("darmo")
     assert (await office.client.get("/audit")).status_code == 403
