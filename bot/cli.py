@@ -300,9 +300,11 @@ def _broadcast_status(args: argparse.Namespace) -> int:
     from bot.i18n import Catalogs
     from bot.services.broadcasts import BroadcastNotFound, BroadcastService, Progress
     from storage.db import Database
+    from storage.migrate import upgrade
     from storage.types import utcnow
 
     settings = _settings()
+    upgrade(settings.database_url)  # as every command does: a new database answers "not found"
     catalogs = Catalogs(settings.locales_dir, settings.default_locale)
     locale = settings.default_locale
 

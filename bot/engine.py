@@ -30,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.dialogs.base import Dialog, DialogContext, Outcome
 from bot.dialogs.registry import DialogRegistry, default_registry
 from bot.intents import Intent
-from bot.messages import Choice, Incoming, Reply, StepResult
+from bot.messages import UNNUMBERED_CHOICES, Choice, Incoming, Reply, StepResult
 from bot.runtime import Runtime
 from bot.services.outbox import OutboxQueue
 from bot.services.residents import ResidentService
@@ -57,7 +57,7 @@ RESTING_DIALOGS = frozenset({MENU, WELCOME})
 MAX_HOPS = 4
 ATTEMPTS = 4
 LABEL_MATCH_SCORE = 90.0
-NUMBERED = "n"  # marks an offered choice a typed number can pick
+NUMBERED, NOT_NUMBERED = "n", "-"  # whether a typed number can pick an offered choice
 # What the database says about a step's own values, as opposed to an outage.
 _REFUSED_VALUES = (DataError, IntegrityError, NotSupportedError, ProgrammingError)
 
@@ -304,7 +304,8 @@ class Engine:
             return await self._start(session, turn, incoming, LANGUAGE, {}, now)
         if command in (Intent.NEWS_STOP, Intent.NEWS_START):
             action = "stop" if command is Intent.NEWS_STOP else "start"
-            if conversation.dialog not in RESTING_DIALOGS and conversation.data:
+            current = self.dialogs.get(conversation.dialog)
+            if current is not None and current.holds_draft and conversation.data:
                 turn.replies.append(Reply("common.draft_dropped"))
             return await self._start(session, turn, incoming, NEWS, {"command": action}, now)
         if command is Intent.CANCEL and conversation.dialog not in RESTING_DIALOGS:
@@ -565,8 +566,9 @@ def _offered(replies: Sequence[Reply]) -> list[list[Any]]:
         for choice in reply.choices:
             if choice.id not in seen:
                 seen.add(choice.id)
-                item: list[Any] = [choice.id, choice.key, dict(choice.params)]
-                offered.append([*item, NUMBERED] if reply is last else item)
+                numbered = reply is last and choice.id not in UNNUMBERED_CHOICES
+                mark = NUMBERED if numbered else NOT_NUMBERED
+                offered.append([choice.id, choice.key, dict(choice.params), mark])
     return offered
 
 
@@ -575,13 +577,15 @@ def _choices_from(stored: list[Any]) -> tuple[tuple[Choice, ...], tuple[Choice, 
     before numbering was marked)."""
     choices: list[Choice] = []
     numbered: list[Choice] = []
+    marked = False
     for item in stored:
         if isinstance(item, list) and len(item) in (3, 4):
             choice = Choice(str(item[0]), str(item[1]), dict(item[2]))
             choices.append(choice)
+            marked = marked or len(item) == 4
             if len(item) == 4 and item[3] == NUMBERED:
                 numbered.append(choice)
-    return tuple(choices), tuple(numbered) or tuple(choices)
+    return tuple(choices), tuple(numbered) if marked else tuple(choices)
 
 
 def _is_transient(error: DBAPIError) -> bool:

@@ -41,6 +41,12 @@ class Location:
     name: str | None = None
 
 
+# Choices a typed number never picks, so lists do not number them: on a question that
+# wants a number or a date, "5" is the answer, and going back to the menu would drop the
+# draft. Typing "menu" (or the label) still works.
+UNNUMBERED_CHOICES = frozenset({"nav:menu"})
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     phone: str

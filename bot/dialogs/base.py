@@ -96,6 +96,9 @@ class Dialog(ABC):
     # Choice ids with these prefixes open this dialog even from an old message (pushed
     # messages carry buttons that no conversation step offered): "rate:", "checkback:".
     global_choice_prefixes: ClassVar[tuple[str, ...]] = ()
+    # Whether the conversation data holds something the resident is filling in (a report,
+    # a registration), which leaving the journey drops: they are told so.
+    holds_draft: ClassVar[bool] = False
 
     @abstractmethod
     async def start(self, ctx: DialogContext) -> Outcome: ...

@@ -108,6 +108,7 @@ class MyTrainingsDialog(Dialog):
                 {
                     "title": training.title,
                     "date": catalogs.when(locale, session.starts_at, zone, "format.day"),
+                    "time": catalogs.when(locale, session.starts_at, zone, "format.time"),
                 },
             )
             for registration, session, training in rows[:9]

@@ -1,7 +1,9 @@
 """Reporting an irregularity ("Lapor"): one question at a time, a summary to confirm, then a
 ticket code. Proposals (usul) and objections (sanggah) are report types with their own
 question about whom they concern. A proposal or an objection is about a family, not an
-event, so neither is asked when it happened; each has its own story prompt.
+event, so neither is asked when it happened; each has its own story prompt. A deduction
+(potongan) report asks who asked for the money, with "Tidak tahu" to skip it: the named
+agents and group leaders are what the dashboard's potongan hotspots group on.
 
 Every free-text answer is kept with NIK-like numbers masked (first and last four digits
 only), so the summary, the stored report and everything shown from it never hold a raw NIK;
@@ -20,7 +22,8 @@ stateDiagram-v2
     village --> village: not a village of the kecamatan
     village --> when: types other than sanggah, usul
     village --> subject: sanggah, usul
-    when --> subject: oknum
+    when --> subject: oknum, potongan
+    subject --> description: "Tidak tahu" (potongan)
     when --> description: other types
     subject --> description
     description --> description: too short
@@ -74,7 +77,10 @@ class Step(StrEnum):
     DONE = "done"
 
 
-SUBJECT_KINDS = frozenset({"sanggah", "usul", "oknum"})
+SUBJECT_KINDS = frozenset({"sanggah", "usul", "oknum", "potongan"})
+# Asked, but the resident may not know: a "Tidak tahu" choice skips the question.
+OPTIONAL_SUBJECT_KINDS = frozenset({"potongan"})
+SUBJECT_UNKNOWN = Choice("report:subject:unknown", "report.subject_unknown")
 # About a family rather than an event: no "when", and a story prompt of their own.
 FAMILY_KINDS = frozenset({"sanggah", "usul"})
 HAPPENED_MAX = 80
@@ -99,6 +105,7 @@ MASKED_TOLD = "told"
 
 class ReportDialog(Dialog):
     name = "report"
+    holds_draft = True
     Step = Step
     menu_key = "menu.report"
     intents = (Intent.REPORT,)
@@ -232,7 +239,11 @@ class ReportDialog(Dialog):
         return stay(Step.WHEN, Reply(key, params, choices=(*choices, MENU_CHOICE)))
 
     def _ask_subject(self, ctx: DialogContext, *before: Reply) -> Outcome:
-        ask = Reply(f"report.ask_subject.{ctx.data['kind']}", choices=(MENU_CHOICE,))
+        kind = ctx.data["kind"]
+        choices = (
+            (SUBJECT_UNKNOWN, MENU_CHOICE) if kind in OPTIONAL_SUBJECT_KINDS else (MENU_CHOICE,)
+        )
+        ask = Reply(f"report.ask_subject.{kind}", choices=choices)
         return stay(Step.SUBJECT, *before, ask)
 
     def _ask_description(self, ctx: DialogContext) -> Outcome:
@@ -292,6 +303,10 @@ class ReportDialog(Dialog):
         return self._next_after_when(ctx)
 
     def _subject(self, ctx: DialogContext) -> Outcome:
+        optional = ctx.data.get("kind") in OPTIONAL_SUBJECT_KINDS
+        if optional and ctx.incoming.choice_id == SUBJECT_UNKNOWN.id:
+            ctx.data.pop("subject", None)
+            return self._ask_description(ctx)
         if len(ctx.text) > SUBJECT_MAX:
             params = {"length": len(ctx.text), "max": SUBJECT_MAX}
             return self._ask_subject(ctx, Reply("report.subject_too_long", params))

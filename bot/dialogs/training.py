@@ -87,6 +87,7 @@ def phone_number(text: str) -> str | None:
 
 class TrainingDialog(Dialog):
     name = "training"
+    holds_draft = True
     Step = Step
     menu_key = "menu.training"
     intents = (Intent.TRAINING,)
@@ -151,6 +152,9 @@ class TrainingDialog(Dialog):
                     "title": info.training.title,
                     "date": ctx.runtime.catalogs.when(
                         ctx.locale, info.session.starts_at, zone, "format.day"
+                    ),
+                    "time": ctx.runtime.catalogs.when(
+                        ctx.locale, info.session.starts_at, zone, "format.time"
                     ),
                 },
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.i18n import Catalogs
-from bot.messages import StepResult
+from bot.messages import UNNUMBERED_CHOICES, StepResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,28 @@ def render(catalogs: Catalogs, result: StepResult) -> list[RenderedMessage]:
     ]
 
 
+def numbered(choices: tuple[RenderedChoice, ...]) -> list[tuple[int | None, RenderedChoice]]:
+    """Each choice with the number a resident may type for it (None: typed by its words,
+    like "menu"), as the engine reads typed numbers."""
+    shown: list[tuple[int | None, RenderedChoice]] = []
+    count = 0
+    for choice in choices:
+        if choice.id in UNNUMBERED_CHOICES:
+            shown.append((None, choice))
+        else:
+            count += 1
+            shown.append((count, choice))
+    return shown
+
+
 def as_numbered_text(message: RenderedMessage) -> str:
     """For channels without buttons: the resident answers with the number."""
     if not message.choices:
         return message.text
-    lines = [f"{index}. {choice.label}" for index, choice in enumerate(message.choices, start=1)]
+    lines = [
+        f"{number}. {choice.label}" if number is not None else f"- {choice.label}"
+        for number, choice in numbered(message.choices)
+    ]
     return message.text + "\n\n" + "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -73,8 +74,6 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-# A claimed row and what sending it came to: (status, reason, retry at).
-Done = tuple[Outbox, tuple[str, str, "datetime | None"]]
 TEXT_LIMIT = 4096
 CALLBACK_LIMIT = 64
 DOWNLOAD_LIMIT = 20 * MB  # the Bot API's getFile limit
@@ -368,6 +367,33 @@ async def poll_forever(bot: Bot, inbox: TelegramInbox, wake: asyncio.Event) -> N
 # -- outbound --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What sending one row came to. `parts_sent` counts the row's messages Telegram took
+    (a long text goes as several), so a retry goes on from the next one; `message_id` is
+    the last of them, the chat's newest message."""
+
+    status: str  # sent | pending | failed | skipped
+    reason: str = ""
+    retry_at: datetime | None = None
+    parts_sent: int = 0
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The newest message a chat got from the bot: whether it showed the share-contact
+    keyboard, and its Telegram message id."""
+
+    ask_contact: bool = False
+    message_id: str | None = None
+
+
+# A claimed row and what sending it came to.
+Done = tuple[Outbox, SendOutcome]
+BLOCKED = SendOutcome("failed", "blocked")
+
+
 class TelegramSender:
     """Delivers pending outbox rows of the Telegram channel, in order per chat."""
 
@@ -415,20 +441,23 @@ class TelegramSender:
             nonlocal sent
             chat_id, rows = chat
             held = False
+            # This pass's own sends are not recorded yet when the chat's next row goes.
+            shown: Shown | None = None
             for row in rows:
                 if held or time.monotonic() < self._paused_until:
-                    buffer.add((row, ("pending", row.reason, row.next_attempt_at)))
+                    buffer.add((row, SendOutcome("pending", row.reason, row.next_attempt_at)))
                     continue
-                outcome = await self._send(row, chat_id)
+                outcome = await self._send(row, chat_id, shown)
                 buffer.add((row, outcome))
-                if outcome[0] == "sent":
+                if outcome.status == "sent":
                     sent += 1
-                elif outcome == ("failed", "blocked", None):
+                    shown = Shown(row.ask_contact, outcome.message_id)
+                elif outcome == BLOCKED:
                     held = True  # the rest of this chat's rows: unreachable too
                     for later in rows[rows.index(row) + 1 :]:
-                        buffer.add((later, ("skipped", "unreachable", None)))
+                        buffer.add((later, SendOutcome("skipped", "unreachable")))
                     break
-                elif outcome[0] == "pending":
+                elif outcome.status == "pending":
                     held = True  # keep this chat's order: its later rows wait too
 
         async with ResultBuffer(self._record) as buffer:
@@ -446,52 +475,62 @@ class TelegramSender:
             )
             return [(row, identity.external_id) for row, identity in claimed]
 
-    async def _send(self, row: Outbox, chat_id: str) -> tuple[str, str, datetime | None]:
+    async def _send(self, row: Outbox, chat_id: str, shown: Shown | None) -> SendOutcome:
+        """Send one row; `shown` is what this pass last sent to the chat (None: look it up)."""
         chunks = split_text(html.escape(row.text))
+        if shown is None:
+            shown = await self._last_shown(row)
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
         markup = self._markup(row)
         # A broadcast never follows a share-contact question in its own conversation.
-        if markup is None and row.broadcast_id is None and await self._contact_keyboard_shown(row):
+        if markup is None and row.broadcast_id is None and shown.ask_contact:
             markup = ReplyKeyboardRemove(remove_keyboard=True)  # the phone was asked before
+        parts_sent, message_id = row.parts_sent, None
         try:
-            if await self._replace(row, chat_id, chunks, markup):
-                return "sent", "", None
+            if parts_sent == 0 and await self._replace(row, chat_id, chunks, markup, shown):
+                return SendOutcome("sent", parts_sent=1, message_id=row.replaces_message_id)
             for index, chunk in enumerate(chunks):
+                if index < row.parts_sent:
+                    continue  # delivered before a retry
                 last = index == len(chunks) - 1
                 with await self._turn(chat_id):
-                    await self.bot.send_message(
+                    message = await self.bot.send_message(
                         chat_id=int(chat_id), text=chunk, parse_mode="HTML",
                         reply_markup=markup if last else None,
                     )  # fmt: skip
+                parts_sent, message_id = index + 1, str(message.message_id)
         except TelegramRetryAfter as error:
             self._paused_until = time.monotonic() + error.retry_after
-            return "pending", "429", utcnow() + timedelta(seconds=error.retry_after)
+            retry_at = utcnow() + timedelta(seconds=error.retry_after)
+            return SendOutcome("pending", "429", retry_at, parts_sent)
         except TelegramForbiddenError:
-            return "failed", "blocked", None
+            return BLOCKED
         except (TelegramServerError, TelegramNetworkError) as error:
             if row.attempts + 1 >= MAX_ATTEMPTS:
-                return "failed", type(error).__name__, None
+                return SendOutcome("failed", type(error).__name__, None, parts_sent)
             delay = min(timedelta(seconds=2 ** (row.attempts + 1)), BACKOFF_CAP)
-            return "pending", type(error).__name__, utcnow() + delay
+            return SendOutcome("pending", type(error).__name__, utcnow() + delay, parts_sent)
         except TelegramBadRequest as error:
             log.error("telegram refused outbox row %s: %s", row.id, error.message)
-            return "failed", error.message[:300], None
-        return "sent", "", None
+            return SendOutcome("failed", error.message[:300], None, parts_sent)
+        return SendOutcome("sent", parts_sent=parts_sent, message_id=message_id)
 
-    async def _contact_keyboard_shown(self, row: Outbox) -> bool:
-        """Whether the last message this chat got showed the share-contact keyboard."""
+    async def _last_shown(self, row: Outbox) -> Shown:
+        """The newest message this chat got before `row`: did it show the share-contact
+        keyboard, and which Telegram message is it."""
         async with self.runtime.db.session() as session:
             statement = (
-                select(Outbox.ask_contact)
+                select(Outbox.ask_contact, Outbox.platform_message_id)
                 .where(
                     Outbox.identity_id == row.identity_id,
-                    Outbox.status == "sent",
+                    col(Outbox.status).in_(("sent", "delivered", "read")),
                     col(Outbox.id) < (row.id or 0),
                 )
                 .order_by(col(Outbox.id).desc())
                 .limit(1)
             )
-            return bool((await session.exec(statement)).first())
+            found = (await session.exec(statement)).first()
+        return Shown() if found is None else Shown(bool(found[0]), found[1])
 
     async def _replace(
         self,
@@ -499,9 +538,14 @@ class TelegramSender:
         chat_id: str,
         chunks: list[str],
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None,
+        shown: Shown,
     ) -> bool:
-        """Edit the tapped menu into this one when it fits in one message; False to send."""
+        """Edit the tapped menu into this one when it fits in one message and the tapped
+        message is still the chat's newest (an older one edited would change a message
+        far up the chat, with nothing new at the bottom); False to send."""
         if row.replaces_message_id is None or len(chunks) != 1:
+            return False
+        if row.replaces_message_id != shown.message_id:
             return False
         if not (markup is None or isinstance(markup, InlineKeyboardMarkup)):
             return False
@@ -535,12 +579,15 @@ class TelegramSender:
     def _markup(self, row: Outbox) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
         catalogs = self.runtime.catalogs
         if row.ask_contact:
+            # One keyboard per message: the contact button, then the choices as keys that
+            # send their label, which the engine reads as the choice ("Kembali ke menu").
             label = catalogs.t(row.locale, "telegram.share_contact")
-            return ReplyKeyboardMarkup(
-                keyboard=[[KeyboardButton(text=label, request_contact=True)]],
-                resize_keyboard=True,
-                one_time_keyboard=True,
-            )
+            keys = [[KeyboardButton(text=label, request_contact=True)]]
+            keys += [
+                [KeyboardButton(text=catalogs.t(row.locale, str(choice[1]), dict(choice[2])))]
+                for choice in row.choices
+            ]
+            return ReplyKeyboardMarkup(keyboard=keys, resize_keyboard=True, one_time_keyboard=True)
         buttons = [
             InlineKeyboardButton(
                 text=catalogs.t(row.locale, str(choice[1]), dict(choice[2])),
@@ -556,22 +603,26 @@ class TelegramSender:
     async def _record(self, done: list[Done]) -> None:
         now = utcnow()
         sent = [
-            outbox_repo.Accepted(row.id or 0) for row, (status, _, _) in done if status == "sent"
+            outbox_repo.Accepted(row.id or 0, outcome.message_id, parts_sent=outcome.parts_sent)
+            for row, outcome in done
+            if outcome.status == "sent"
         ]
-        others = [(row, outcome) for row, outcome in done if outcome[0] != "sent"]
+        others = [(row, outcome) for row, outcome in done if outcome.status != "sent"]
         unreachable: set[int] = set()
         async with self.runtime.db.transaction() as session:
             await outbox_repo.record_sent(session, sent, now)
             stored_rows = await outbox_repo.by_ids(session, [row.id or 0 for row, _ in others])
-            for row, (status, reason, retry_at) in others:
+            for row, outcome in others:
                 stored = stored_rows.get(row.id or 0)
                 if stored is None or stored.status != "sending":
                     continue  # reclaimed or cancelled meanwhile
-                stored.status, stored.reason, stored.next_attempt_at = status, reason, retry_at
+                stored.status, stored.reason = outcome.status, outcome.reason
+                stored.next_attempt_at = outcome.retry_at
                 stored.claimed_by = None
-                if status == "failed" or reason not in ("", "429", "unreachable"):
+                stored.parts_sent = max(stored.parts_sent, outcome.parts_sent)
+                if outcome.status == "failed" or outcome.reason not in ("", "429", "unreachable"):
                     stored.attempts += 1
-                if (status, reason) == ("failed", "blocked"):
+                if outcome == BLOCKED:
                     unreachable.add(stored.identity_id)
                 session.add(stored)
             await outbox_repo.mark_unreachable(session, unreachable, now)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.engine import Engine
-from bot.handlers.render import render
+from bot.handlers.render import RenderedChoice, numbered, render
 from bot.messages import Channel, Incoming
 from bot.services.outbox import deliver_pending
 from storage.repositories.conversations import find_identity, message_history
@@ -34,6 +34,7 @@ class ChatIn(BaseModel):
 class ChoiceOut(BaseModel):
     id: str
     label: str
+    number: int | None = None  # what the resident may type for it; None: not numbered
 
 
 class MessageOut(BaseModel):
@@ -100,7 +101,7 @@ def webchat_router(engine: Engine, templates: Any) -> APIRouter:
             MessageOut(
                 direction="out",
                 text=m.text,
-                choices=[ChoiceOut(id=c.id, label=c.label) for c in m.choices],
+                choices=_choices_out(m.choices),
             )
             for m in render(engine.runtime.catalogs, result)
         ]
@@ -122,7 +123,7 @@ def webchat_router(engine: Engine, templates: Any) -> APIRouter:
         for row in rows:
             if row.delivery == "pending":
                 continue  # queued, not delivered yet: /chat/updates hands it over once
-            choices = [ChoiceOut(**c) for c in row.payload.get("choices", [])]
+            choices = _choices_out(_stored_choices(row.payload.get("choices", [])))
             text = row.text or ("[" + row.kind + "]")
             messages.append(MessageOut(direction=row.direction, text=text, choices=choices))
         return ChatOut(locale=runtime.settings.default_locale, messages=messages)
@@ -144,9 +145,20 @@ def webchat_router(engine: Engine, templates: Any) -> APIRouter:
                 else []
             )
         messages = [
-            MessageOut(direction="out", text=row.text, choices=[ChoiceOut(**c) for c in labels])
+            MessageOut(
+                direction="out", text=row.text, choices=_choices_out(_stored_choices(labels))
+            )
             for row, labels in delivered
         ]
         return ChatOut(locale=locale, messages=messages)
 
     return router
+
+
+def _stored_choices(items: list[dict[str, str]]) -> tuple[RenderedChoice, ...]:
+    """The choices a logged message offered, as its payload keeps them."""
+    return tuple(RenderedChoice(str(c.get("id", "")), str(c.get("label", ""))) for c in items)
+
+
+def _choices_out(choices: tuple[RenderedChoice, ...]) -> list[ChoiceOut]:
+    return [ChoiceOut(id=c.id, label=c.label, number=n) for n, c in numbered(choices)]

@@ -440,7 +440,10 @@ class WhatsAppChannel:
         if row is None:
             row = (
                 await session.exec(
-                    select(Outbox).where(Outbox.platform_message_id == str(status["id"]))
+                    select(Outbox).where(
+                        Outbox.channel == Channel.WHATSAPP,
+                        Outbox.platform_message_id == str(status["id"]),
+                    )
                 )
             ).first()
         if row is None or row.channel != Channel.WHATSAPP:

@@ -76,28 +76,43 @@ def safe_params(params: Mapping[str, object]) -> dict[str, object]:
 
 
 def shorten(label: str, limit: int) -> str:
-    """The label cut at a word to fit `limit` characters, with an ellipsis."""
+    """The label cut at a word to fit `limit` characters, with an ellipsis (inside a word
+    only when its first word alone is too long)."""
     label = " ".join(label.split())
     if len(label) <= limit:
         return label
     window = label[: limit - 1]
-    cut = window.rfind(" ")
-    head = window[:cut] if cut >= limit // 2 else window
+    cut = window.rfind(" ") if label[limit - 1] != " " else limit - 1
+    head = window[:cut] if cut > 0 else window
     return head.rstrip(" ,.;:-—·") + "…"
 
 
-def _unique(titles: list[str], limit: int) -> list[str]:
-    """WhatsApp refuses two buttons with one title: number the repeats."""
+def _unique(labels: list[str], limit: int) -> list[str]:
+    """Titles for the labels within `limit`, all different (WhatsApp refuses two buttons
+    or rows with one title). Labels whose shortened titles clash lose the words they all
+    begin with ("11 Des 08.00 · Pelatihan Menjahit…" and "11 Des 08.00 · Pelatihan
+    Komputer…" become "Menjahit…" and "Komputer…"); only what still clashes is numbered."""
+    titles = [shorten(label, limit) for label in labels]
+    for title in set(titles):
+        clashing = [i for i, t in enumerate(titles) if t == title]
+        if len(clashing) < 2:
+            continue
+        words = [" ".join(labels[i].split()).split(" ") for i in clashing]
+        shared = 0
+        while all(len(w) > shared + 1 and w[shared] == words[0][shared] for w in words):
+            shared += 1
+        rest = [shorten(" ".join(w[shared:]).lstrip(" ,.;:-—·"), limit) for w in words]
+        if len(set(rest)) == len(rest):
+            for i, title in zip(clashing, rest, strict=True):
+                titles[i] = title
     seen: dict[str, int] = {}
-    result = []
-    for title in titles:
+    for index, title in enumerate(titles):
         count = seen.get(title, 0) + 1
         seen[title] = count
         if count > 1:
-            suffix = f" {count}"
-            title = shorten(title, limit - len(suffix)).removesuffix("…") + suffix
-        result.append(title)
-    return result
+            suffix = f" ({count})"
+            titles[index] = shorten(title, limit - len(suffix)).removesuffix("…") + suffix
+    return titles
 
 
 def render_message(
@@ -125,7 +140,7 @@ def _lead(catalogs: Catalogs, locale: str, body: str, limit: int) -> tuple[list[
 def _buttons(
     catalogs: Catalogs, locale: str, text: str, choices: list[tuple[str, str]]
 ) -> list[WhatsAppOut]:
-    titles = _unique([shorten(label, BUTTON_TITLE_LIMIT) for _, label in choices], 20)
+    titles = _unique([label for _, label in choices], BUTTON_TITLE_LIMIT)
     full = [
         f"• {' '.join(label.split())}"
         for (_, label), title in zip(choices, titles, strict=True)
@@ -145,7 +160,7 @@ def _lists(
     messages: list[WhatsAppOut] = list(lead)
     for start in range(0, len(choices), MAX_ROWS):
         page = choices[start : start + MAX_ROWS]
-        titles = _unique([shorten(label, ROW_TITLE_LIMIT) for _, label in page], ROW_TITLE_LIMIT)
+        titles = _unique([label for _, label in page], ROW_TITLE_LIMIT)
         rows = tuple(
             ListRow(
                 cid,

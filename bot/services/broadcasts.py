@@ -9,7 +9,9 @@ platform's limits, after conversation replies, and skip any chat that said STOP 
 
 Pause leaves the rows waiting; cancel skips the ones not sent yet. A form is sent once: its
 one-time token becomes the broadcast's unique key. When a schedule changes, the broadcasts
-built from it that have not started get its new details (and their reminder a new time).
+built from it that have not started get its new details (and their reminder a new time);
+of those that started, every message still waiting (a web chat row waits for its visitor)
+gets them too, and the officer is told how many went out with the old ones.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, exists, func, literal, update
 from sqlalchemy import select as core_select
@@ -33,6 +36,7 @@ from bot.services.registry_rows import PROGRAMMES
 from bot.services.reports import Viewer
 from bot.services.schedules import (
     FollowUp,
+    ScheduleLike,
     ScheduleService,
     ScheduleView,
     check_may_write,
@@ -60,9 +64,16 @@ MAX_TEXT = 1500
 REMINDER_HOUR = 7  # local time, the day before a distribution
 ACTIVE = ("scheduled", "sending", "paused")
 STATES = ("pending", "sending", "sent", "delivered", "read", "failed", "skipped")
+# A row in these has reached its chat, or is on its way there: its text stays as it went.
+GONE = ("sending", "sent", "delivered", "read")
 ACTIONS = ("pause", "resume", "cancel")
-# The message each kind built from a schedule wraps the schedule's text in.
-SCHEDULE_KEYS = {"schedule": "broadcast.schedule", "reminder": "broadcast.reminder"}
+# The message each kind built from a schedule wraps the schedule's text in ("check" is the
+# "sudah terima?" question, see distribution_checks).
+SCHEDULE_KEYS = {
+    "schedule": "broadcast.schedule",
+    "reminder": "broadcast.reminder",
+    "check": "check.question",
+}
 RATE_WINDOW = timedelta(seconds=60)  # the ETA's rate: over this, or since the start if shorter
 FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
 REPEAT_WINDOW = timedelta(minutes=10)  # an identical broadcast composed within it is a repeat
@@ -128,6 +139,27 @@ class Progress:
     @property
     def done(self) -> int:
         return self.total - self.remaining
+
+
+def distribution_days(
+    catalogs: Catalogs, locale: str, schedule: ScheduleLike, zone: ZoneInfo
+) -> str:
+    """The day a distribution was held ("Rabu, 16 Desember 2026"), or its first and last
+    day when it spans several, in the office's zone. A window ending at midnight ends on
+    the day before."""
+    first = schedule.starts_at.astimezone(zone)
+    last = (schedule.ends_at - timedelta(microseconds=1)).astimezone(zone)
+    if last.date() <= first.date():
+        return catalogs.when(locale, first, zone, "format.long_date")
+    first_key = "format.long_day" if first.year == last.year else "format.long_date"
+    return catalogs.t(
+        locale,
+        "check.days",
+        {
+            "first": catalogs.when(locale, first, zone, first_key),
+            "last": catalogs.when(locale, last, zone, "format.long_date"),
+        },
+    )
 
 
 class BroadcastService:
@@ -313,8 +345,9 @@ class BroadcastService:
     ) -> FollowUp:
         """The broadcasts built from a changed schedule: those not started yet get its new
         text and, for a reminder, a new time (now, when the distribution is tomorrow and
-        07.00 has passed; cancelled, when it is later today or over); the ones that went
-        out are named, so the officer can send a correction."""
+        07.00 has passed; cancelled, when it is later today or over). Of those that started,
+        the messages still waiting get the new text; the ones that reached someone with the
+        old details are named with how many, so the officer can send a correction."""
         rows = await self.session.exec(
             select(Broadcast)
             .where(
@@ -328,6 +361,7 @@ class BroadcastService:
         sent_now: list[int] = []
         dropped: list[int] = []
         already_out: list[int] = []
+        reached: list[int] = []
         for broadcast in rows.all():
             assert broadcast.id is not None
             texts = self.texts_for_schedule(schedule, SCHEDULE_KEYS[broadcast.kind])
@@ -336,8 +370,26 @@ class BroadcastService:
                 "paused",
             )
             if not not_started:
-                if broadcast.status != "cancelled" and broadcast.texts != texts:
+                rebuilt, went_out = await self._follow_rows(broadcast, texts)
+                if went_out:
                     already_out.append(broadcast.id)
+                    reached.append(went_out)
+                if rebuilt:
+                    updated.append(broadcast.id)
+                    broadcast.texts = texts
+                    self.session.add(broadcast)
+                if rebuilt or went_out:
+                    AuditTrail(self.session).record(
+                        actor,
+                        "broadcast.follow_schedule",
+                        "ok",
+                        now,
+                        broadcast=broadcast.id,
+                        schedule=schedule.id,
+                        status=broadcast.status,
+                        rebuilt=rebuilt,
+                        went_out=went_out,
+                    )
                 continue
             before = (dict(broadcast.texts), broadcast.send_at)
             broadcast.texts = texts
@@ -363,7 +415,52 @@ class BroadcastService:
                     schedule=schedule.id,
                     status=broadcast.status,
                 )
-        return FollowUp(tuple(updated), tuple(sent_now), tuple(dropped), tuple(already_out))
+        return FollowUp(
+            tuple(updated), tuple(sent_now), tuple(dropped), tuple(already_out), tuple(reached)
+        )
+
+    async def _follow_rows(self, broadcast: Broadcast, texts: dict[str, str]) -> tuple[int, int]:
+        """A started broadcast's rows against its schedule's new texts, a few set-based
+        statements per language: the rows still waiting (pending, on any channel) get the
+        new text in their own language; rows being sent or sent stay as they are. Returns
+        (rows rebuilt, rows that went out or are going out with other details)."""
+        rebuilt = went_out = 0
+        for locale in self.catalogs.locales:
+            params, text = self._row_text(broadcast.message_key, texts, locale)
+            stale = (
+                col(Outbox.broadcast_id) == broadcast.id,
+                col(Outbox.locale) == locale,
+                col(Outbox.text) != text,
+            )
+            gone = await self.session.exec(
+                select(func.count()).where(*stale, col(Outbox.status).in_(GONE))
+            )
+            went_out += int(gone.one())
+            result = await self.session.exec(
+                update(Outbox)
+                .where(*stale, col(Outbox.status) == "pending")
+                .values(params=params, text=text)
+                .execution_options(synchronize_session=False)
+            )
+            rebuilt += int(result.rowcount or 0)
+            # The conversation view shows each message's log row: the new text there too
+            # (found by the row's text, so a row sent between the two statements is right).
+            await self.session.exec(
+                update(MessageLog)
+                .where(
+                    col(MessageLog.outbox_id).in_(
+                        select(Outbox.id).where(
+                            col(Outbox.broadcast_id) == broadcast.id,
+                            col(Outbox.locale) == locale,
+                            col(Outbox.text) == text,
+                        )
+                    ),
+                    col(MessageLog.text) != text,
+                )
+                .values(text=text)
+                .execution_options(synchronize_session=False)
+            )
+        return rebuilt, went_out
 
     def _reminder_plan(self, schedule: DistributionSchedule, now: datetime) -> datetime | None:
         """When the day-before reminder goes: its time; `now` when that has passed but the
@@ -382,14 +479,21 @@ class BroadcastService:
         day_before = starts_at.astimezone(zone).date() - timedelta(days=1)
         return datetime.combine(day_before, time(REMINDER_HOUR), tzinfo=zone)
 
-    def texts_for_schedule(self, schedule: Any, key: str) -> dict[str, str]:
-        """The message per language, built from the schedule's fields."""
+    def texts_for_schedule(self, schedule: ScheduleLike, key: str) -> dict[str, str]:
+        """The message per language, built from the schedule's fields: the whole schedule
+        as `{schedule}`, or its parts (`{programme}`, `{phase}`, `{days}`, `{place}`)."""
         zone = self.settings.zone
         return {
             locale: self.catalogs.t(
                 locale,
                 key,
-                {"schedule": schedule_text(self.catalogs, locale, schedule, zone)},
+                {
+                    "schedule": schedule_text(self.catalogs, locale, schedule, zone),
+                    "programme": self.catalogs.t(locale, f"programme.{schedule.programme}"),
+                    "phase": schedule.phase,
+                    "days": distribution_days(self.catalogs, locale, schedule, zone),
+                    "place": schedule.place,
+                },
             )
             for locale in self.catalogs.locales
         }
@@ -497,6 +601,15 @@ class BroadcastService:
         broadcast.send_at = max(plan, now)
         return plan <= now
 
+    def _row_text(
+        self, message_key: str, texts: dict[str, str], locale: str
+    ) -> tuple[dict[str, str], str]:
+        """An outbox row's params and text in one language (the default one's body when
+        the broadcast has none in it)."""
+        body = texts.get(locale) or texts.get(self.settings.default_locale, "")
+        params = {"body": body}
+        return params, self.catalogs.t(locale, message_key, params)
+
     async def materialise(self, broadcast: Broadcast, now: datetime) -> int:
         """Insert the missing outbox and message-log rows; returns the recipients in all."""
         assert broadcast.id is not None
@@ -504,13 +617,9 @@ class BroadcastService:
             tuple(broadcast.villages), tuple(broadcast.programmes), tuple(broadcast.channels)
         )
         chats = self._audience(audience).subquery()
+        key = broadcast.message_key
         for locale in self.catalogs.locales:
-            body = broadcast.texts.get(locale) or broadcast.texts.get(
-                self.settings.default_locale, ""
-            )
-            params = {"body": body}
-            key = broadcast.message_key
-            text = self.catalogs.t(locale, key, params)
+            params, text = self._row_text(key, broadcast.texts, locale)
             rows = core_select(
                 chats.c.identity_id,
                 chats.c.channel,

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import holidays
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -317,6 +318,15 @@ def _local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=UTC) - timedelta(hours=7)
 
 
+def _off_holidays(day: date) -> date:
+    """The day, or the first one after it that is not a national holiday: nobody holds a
+    training or hands out aid on Christmas Day or Idul Fitri."""
+    national = holidays.country_holidays("ID")
+    while day in national:
+        day += timedelta(days=1)
+    return day
+
+
 async def _trainings(session: AsyncSession, now: datetime) -> int:
     today = now.date()
     specs = (
@@ -401,7 +411,7 @@ async def _trainings(session: AsyncSession, now: datetime) -> int:
         await session.flush()
         assert training.id is not None
         for days, place, session_village, seats in sessions:
-            day = today + timedelta(days=days)
+            day = _off_holidays(today + timedelta(days=days))
             session.add(
                 TrainingSession(
                     training_id=training.id,
@@ -458,7 +468,7 @@ async def _schedules(session: AsyncSession, now: datetime) -> int:
         ).first()
         if existing is not None:
             continue
-        day = today + timedelta(days=days)
+        day = _off_holidays(today + timedelta(days=days))
         schedule = DistributionSchedule(
             slug=slug,
             programme=programme,

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, exists
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Catalogs
 from bot.services.audit import AuditTrail, identity_actor
-from bot.services.broadcasts import CHANNELS
-from bot.services.schedules import ScheduleService, schedule_text
+from bot.services.broadcasts import CHANNELS, SCHEDULE_KEYS, BroadcastService
+from bot.services.schedules import ScheduleService
 from bot.settings import Settings
 from storage.models import Broadcast, DistributionAnswer, DistributionSchedule, Outbox
 
@@ -29,6 +30,8 @@ CHECK_KEY = "broadcast.check"
 ASK_AFTER = timedelta(days=1)
 ASK_UNTIL = timedelta(days=2)
 CHOICE_PREFIX = "got:"
+REACHED = ("sent", "delivered", "read")  # the question is on the resident's screen
+WAITING = ("pending", "sending")
 
 
 def check_choices(schedule_id: int) -> list[list[object]]:
@@ -39,9 +42,10 @@ def check_choices(schedule_id: int) -> list[list[object]]:
 @dataclass(frozen=True, slots=True)
 class CheckFigures:
     schedule: DistributionSchedule
-    asked: int
+    asked: int  # the question reached the chat (a web chat row: its visitor fetched it)
     answers: dict[str, int]
     reports: int
+    waiting: int = 0  # not reached yet (a web chat visitor who has not come back)
 
     @property
     def answered(self) -> int:
@@ -73,15 +77,9 @@ class DistributionCheck:
             if exists.first() is not None:
                 continue
             view = await ScheduleService(self.session).get(schedule.id)
-            zone = self.settings.zone
-            texts = {
-                locale: self.catalogs.t(
-                    locale,
-                    "check.question",
-                    {"schedule": schedule_text(self.catalogs, locale, schedule, zone)},
-                )
-                for locale in self.catalogs.locales
-            }
+            texts = BroadcastService(self.session, self.settings, self.catalogs).texts_for_schedule(
+                schedule, SCHEDULE_KEYS["check"]
+            )
             broadcast = Broadcast(
                 kind="check",
                 key=key,
@@ -155,17 +153,29 @@ class DistributionCheck:
 
 
 async def check_figures(session: AsyncSession, schedule_ids: Sequence[int]) -> list[CheckFigures]:
-    """Per schedule: how many chats were asked, the answers, reports opened from them."""
+    """Per schedule: how many chats the question reached and how many it has not yet, the
+    answers, reports opened from them."""
     result = []
     for schedule_id in schedule_ids:
         schedule = await session.get(DistributionSchedule, schedule_id)
         if schedule is None:
             continue
-        asked = await session.exec(
-            select(func.coalesce(func.sum(Broadcast.recipients), 0)).where(
-                Broadcast.key == f"check:{schedule_id}"
-            )
+        answered = exists().where(
+            col(DistributionAnswer.schedule_id) == schedule_id,
+            col(DistributionAnswer.identity_id) == col(Outbox.identity_id),
         )
+        # Whoever answered saw the question, whatever their row says.
+        reached = col(Outbox.status).in_(REACHED) | answered
+        waiting = col(Outbox.status).in_(WAITING) & ~answered
+        counts = await session.exec(
+            select(
+                func.coalesce(func.sum(case((reached, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((waiting, 1), else_=0)), 0),
+            )
+            .join(Broadcast, col(Broadcast.id) == col(Outbox.broadcast_id))
+            .where(Broadcast.key == f"check:{schedule_id}")
+        )
+        asked, waits = counts.one()
         rows = await session.exec(
             select(
                 DistributionAnswer.answer,
@@ -180,7 +190,7 @@ async def check_figures(session: AsyncSession, schedule_ids: Sequence[int]) -> l
         for answer, count, with_report in rows.all():
             answers[str(answer)] = int(count)
             reports += int(with_report)
-        result.append(CheckFigures(schedule, int(asked.one()), answers, reports))
+        result.append(CheckFigures(schedule, int(asked), answers, reports, int(waits)))
     return result
 
 

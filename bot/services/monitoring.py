@@ -570,18 +570,23 @@ def _dimension(
     return Dimension(name, median, tuple(groups))
 
 
+def subject_score(first: str, second: str, **_: Any) -> float:
+    """How alike two folded subjects are: the better of the token-sort ratio (words in any
+    order) and the plain ratio with spaces removed ("ewarong" and "e-warong")."""
+    joined = fuzz.ratio(first.replace(" ", ""), second.replace(" ", ""))
+    return max(fuzz.token_sort_ratio(first, second), joined)
+
+
 def subject_groups(subjects: Sequence[str]) -> list[int]:
     """For each subject, the index of its group: folded spellings at least SUBJECT_SCORE
-    alike (rapidfuzz token-sort ratio) join the most frequent spelling seen first.
+    alike (`subject_score`) join the most frequent spelling seen first.
     Empty subjects get -1."""
     folded = [fold(subject) for subject in subjects]
     frequency = Counter(text for text in folded if text)
     heads: list[str] = []
     group_of: dict[str, int] = {}
     for text, _ in sorted(frequency.items(), key=lambda item: (-item[1], item[0])):
-        match = process.extractOne(
-            text, heads, scorer=fuzz.token_sort_ratio, score_cutoff=SUBJECT_SCORE
-        )
+        match = process.extractOne(text, heads, scorer=subject_score, score_cutoff=SUBJECT_SCORE)
         if match is None:
             heads.append(text)
             group_of[text] = len(heads) - 1

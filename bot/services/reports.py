@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from bot.services.outbox import OutboxQueue
 from bot.services.tickets import display_code, new_code
 from bot.services.working_days import WorkingCalendar
 from bot.settings import Settings
-from bot.text import fold
+from bot.text import fold, redact_id_numbers
 from storage.models import (
     ChannelIdentity,
     Officer,
@@ -37,6 +37,7 @@ from storage.models import (
     ReportEvent,
     ReportEvidence,
     Resident,
+    Village,
 )
 from storage.repositories import audit as audit_repo
 
@@ -63,7 +64,12 @@ DUPLICATE_SCORE = 90.0
 DUPLICATE_WINDOW = timedelta(hours=24)
 CHECK_BACK_AFTER = timedelta(days=14)
 ACCUSED_SCORE = 90.0
+# Kinds whose subject may name an officer (misconduct, or who asked for a deduction): such
+# a report is for admins only, never for the officer named.
+ACCUSING_KINDS = frozenset({"oknum", "potongan"})
 CODE_ATTEMPTS = 5
+EXPORT_LIMIT = 100_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CODE_LOOKUP = "report.code_lookup"
 WRONG_CODES_PER_WINDOW = 10
 CODE_WINDOW = timedelta(hours=1)
@@ -258,7 +264,7 @@ class ReportService:
             updated_at=now,
             verify_due_at=self.calendar.add(now, self.sla_days(draft.kind, "verify")),
         )
-        if draft.kind == "oknum" and draft.subject:
+        if draft.kind in ACCUSING_KINDS and draft.subject:
             report.accused_officer_id = await self._named_officer(draft.subject)
         self.session.add(report)
         await self.session.flush()
@@ -377,6 +383,17 @@ class ReportService:
             col(Report.created_at),
         ).limit(limit)
         return (await self.session.exec(statement)).all()
+
+    async def codes_of(self, viewer: Viewer, report_ids: Sequence[int]) -> dict[int, str]:
+        """The ticket codes of those of `report_ids` this officer may see (by id): a code
+        is the key residents follow a report with, so no other code is ever given."""
+        if not report_ids:
+            return {}
+        statement = select(Report.id, Report.code).where(
+            col(Report.id).in_(sorted(set(report_ids))), self._visible(viewer)
+        )
+        rows = (await self.session.exec(statement)).all()
+        return {report_id: code for report_id, code in rows if report_id is not None}
 
     async def counts_by_status(self, viewer: Viewer) -> dict[str, int]:
         statement = (
@@ -544,29 +561,43 @@ class ReportService:
                 if o.id != report.accused_officer_id]  # fmt: skip
 
     async def export_csv(self, viewer: Viewer, filters: ReportFilter, now: datetime) -> str:
-        reports = await self.search(viewer, filters, now, limit=100_000)
+        """The reports this officer may see, as CSV (the inbox's filters, most urgent first),
+        with the officer's and the village's names. Never a reporter's identity nor a NIK
+        (NIK-like numbers are masked again); viewers get no subject and no story. Cells a
+        spreadsheet would run as formulas are neutralised. Every export is audited."""
+        reports = await self.search(viewer, filters, now, limit=EXPORT_LIMIT)
+        named = await self.session.exec(select(Officer.id, Officer.display_name, Officer.username))
+        officers = {officer_id: name or login for officer_id, name, login in named.all()}
+        villages = dict((await self.session.exec(select(Village.code, Village.name))).all())
+        private = viewer.role == "viewer"
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(
-            ["kode", "jenis", "program", "desa", "status", "dibuat", "terlambat", "petugas",
-             "identitas", "isi"]
+            ["kode", "jenis", "program", "kode_desa", "desa", "status", "dibuat", "terlambat",
+             "petugas", "identitas", "pihak", "isi"]
         )  # fmt: skip
         for report in reports:
-            writer.writerow(
-                [
-                    display_code(report.code),
-                    report.kind,
-                    report.programme,
-                    report.village_code or "",
-                    report.status,
-                    report.created_at.astimezone(self.settings.zone).isoformat(timespec="minutes"),
-                    "ya" if is_overdue(report, now) else "",
-                    report.assignee_id or "",
-                    report.identity_mode,
-                    "" if viewer.role == "viewer" else report.description,
-                ]
-            )
-        self.audit.record(viewer.actor, "report.export", "ok", now, rows=len(reports))
+            village = report.village_code or ""
+            assignee = officers.get(report.assignee_id) if report.assignee_id else None
+            row = [
+                display_code(report.code),
+                report.kind,
+                report.programme,
+                village,
+                villages.get(village, ""),
+                report.status,
+                report.created_at.astimezone(self.settings.zone).isoformat(timespec="minutes"),
+                "ya" if is_overdue(report, now) else "",
+                assignee or "",
+                report.identity_mode,
+                "" if private else redact_id_numbers(report.subject),
+                "" if private else redact_id_numbers(report.description),
+            ]
+            writer.writerow([_csv_cell(value) for value in row])
+        detail = {k: v for k, v in asdict(filters).items() if v not in (None, False, "")}
+        self.audit.record(
+            viewer.actor, "report.export", "ok", now, rows=len(reports), filters=detail
+        )
         return out.getvalue()
 
     # -- clocks --------------------------------------------------------------------------------
@@ -756,6 +787,11 @@ class ReportService:
                 if name and fuzz.token_set_ratio(fold(name), wanted) >= ACCUSED_SCORE:
                     return officer.id
         return None
+
+
+def _csv_cell(value: str) -> str:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:

@@ -44,10 +44,14 @@ class ScheduleNotFound(LookupError):
 class FollowUp:
     """What a schedule change did to the broadcasts built from it (their ids)."""
 
-    updated: tuple[int, ...] = ()  # not started yet: text rebuilt, reminder time recomputed
+    # Not started yet: text rebuilt, reminder time recomputed; started: the messages still
+    # waiting were rebuilt.
+    updated: tuple[int, ...] = ()
     sent_now: tuple[int, ...] = ()  # reminders whose time had passed: they go out now
     dropped: tuple[int, ...] = ()  # reminders too late to make sense: cancelled
-    already_out: tuple[int, ...] = ()  # went out (or are going out) with the old details
+    # Started, and reached someone (or are being sent) with the old details.
+    already_out: tuple[int, ...] = ()
+    already_out_chats: tuple[int, ...] = ()  # per `already_out` id: how many chats it reached
 
 
 class ScheduleFollower(Protocol):

@@ -157,12 +157,13 @@ class InternalNote(BaseModel):
 
 
 class ReportDetail(ReportSummary):
-    """One report. Viewers (read-only role) get no description, subject or internal notes."""
+    """One report. Viewers (read-only role) get none of what residents typed (description,
+    subject, when it happened) and no internal notes."""
 
     identity_mode: IdentityMode
     description: str | None
     subject: str | None
-    happened: str
+    happened: str | None
     status_reason: str = Field(description="The reason given to the resident on rejection.")
     closed_at: datetime | None
     rating: int | None
@@ -207,8 +208,8 @@ class NoteIn(_Body):
     note: Text
 
 
-class ReportQuery(BaseModel):
-    """Filters of `GET /reports` (the fields of the service's `ReportFilter`) and paging."""
+class ReportFilterQuery(BaseModel):
+    """Filters of `GET /reports.csv` (the fields of the service's `ReportFilter`)."""
 
     status: Status | None = None
     kind: Kind | None = None
@@ -217,8 +218,6 @@ class ReportQuery(BaseModel):
     overdue: bool = False
     assignee_id: OfficerId | None = None
     unassigned: bool = False
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
     def to_filter(self) -> ReportFilter:
         return ReportFilter(
@@ -230,6 +229,13 @@ class ReportQuery(BaseModel):
             assignee_id=self.assignee_id,
             unassigned=self.unassigned,
         )
+
+
+class ReportQuery(ReportFilterQuery):
+    """Filters of `GET /reports` and paging."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 # Distribution schedules. The limits are the service's (`LIMITS`) and the storage's, so that
@@ -548,7 +554,7 @@ async def _detail(
             "identity_mode": report.identity_mode,
             "description": None if private else report.description,
             "subject": None if private else report.subject,
-            "happened": report.happened,
+            "happened": None if private else report.happened,
             "status_reason": report.status_reason,
             "closed_at": report.closed_at,
             "rating": report.rating,
@@ -677,6 +683,33 @@ def api_app(runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> Fast
         # The service has a limit but no offset: fetch up to the page's end and cut.
         found = await service.search(viewer, query.to_filter(), now, query.offset + query.limit)
         return [_summary(report, now) for report in found[query.offset :]]
+
+    @api.get(
+        "/reports.csv",
+        operation_id="exportReports",
+        summary="Reports as CSV, with the list's filters",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "One row per report (no reporter, no NIK; viewers get no "
+                "subject and no story); the export is audited.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def export_reports(
+        viewer: ViewerDep,
+        service: ServiceDep,
+        now: NowDep,
+        query: Annotated[ReportFilterQuery, Query()],
+    ) -> Response:
+        text = await service.export_csv(viewer, query.to_filter(), now)
+        headers = {
+            "Content-Disposition": 'attachment; filename="laporan.csv"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
     @api.get("/reports/counts", operation_id="countReports", summary="Reports per status")
     async def count_reports(viewer: ViewerDep, service: ServiceDep) -> StatusCounts:

@@ -46,7 +46,7 @@ from bot.web.api import api_app
 from bot.web.screens import install_dashboard
 from bot.workers import broadcasts as broadcast_clock
 from bot.workers import jobs as scheduled_jobs
-from bot.workers import report_clocks
+from bot.workers import media_purge, report_clocks
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
@@ -75,6 +75,7 @@ def create_app(
                 asyncio.create_task(report_clocks.run_forever(runtime)),
                 asyncio.create_task(scheduled_jobs.run_forever(runtime)),
                 asyncio.create_task(broadcast_clock.run_forever(runtime)),
+                asyncio.create_task(media_purge.run_forever(runtime)),
             ]
             if run_workers
             else []

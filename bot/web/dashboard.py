@@ -16,13 +16,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.datastructures import QueryParams
 
 from bot.runtime import Runtime
 from bot.services.media import MediaStore
@@ -47,8 +48,8 @@ from bot.services.reports import (
     viewer_for,
 )
 from bot.services.tickets import display_code, read_code
-from bot.web.notices import notice_url, read_notice
-from bot.web.paths import ObjectId, form_id
+from bot.web.notices import LISTS, MAX_LISTED, SKIPPED, notice_url, read_notice
+from bot.web.paths import MAX_ID, ObjectId, form_id
 from storage.models import Officer, Village
 from storage.types import utcnow
 
@@ -284,15 +285,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
         query = request.query_params
         async with dash.work() as session:
             desk = await dash.desk(request, session, now)
-            filters = ReportFilter(
-                status=query.get("status") or None,
-                kind=query.get("kind") or None,
-                village_code=query.get("village") or None,
-                programme=query.get("programme") or None,
-                overdue=query.get("overdue") == "1",
-                assignee_id=desk.officer.id if query.get("mine") == "1" else None,
-                unassigned=query.get("unassigned") == "1",
-            )
+            filters = _inbox_filter(query, desk)
             service = ReportService(session, runtime.settings, runtime.catalogs)
             reports = await service.search(desk.viewer, filters, now)
             counts = await service.counts_by_status(desk.viewer)
@@ -300,6 +293,7 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             village_names = await _village_names(session)
             names = await _officer_names(session)
             assignees = [o for o in await _active_officers(session) if o.role != "viewer"]
+            message = await _inbox_notice(service, desk, query, dash.translator(desk.locale))
         context = {
             "desk": desk,
             "reports": reports,
@@ -312,8 +306,9 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
             "names": names,
             "assignees": assignees,
             "query": query,
+            "export": "/reports/export.csv?" + _filter_query(query),
             "overdue": {r.id for r in reports if is_overdue(r, now)},
-            "message": read_notice(query, dash.translator(desk.locale)),
+            "message": message,
         }
         return dash.page(request, "dash_inbox.html", context, desk.locale)
 
@@ -341,6 +336,24 @@ def dashboard_router(dash: Dashboard) -> APIRouter:
         keys = ["dash.bulk.done", *(f"dash.bulk.skipped.{why}" for why in skipped)]
         lists = {f"skipped_{why}": ids for why, ids in skipped.items()}
         return RedirectResponse(notice_url("/", *keys, count=done, **lists), status_code=303)
+
+    @router.get("/reports/export.csv")
+    async def export_reports(request: Request) -> Response:
+        """The inbox as CSV, with the inbox's filters; the service decides what this
+        officer may see and audits the export."""
+        now = utcnow()
+        async with dash.work() as session:
+            desk = await dash.desk(request, session, now)
+            filters = _inbox_filter(request.query_params, desk)
+            service = ReportService(session, runtime.settings, runtime.catalogs)
+            text = await service.export_csv(desk.viewer, filters, now)
+        day = now.astimezone(runtime.settings.zone).date().isoformat()
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Disposition": f'attachment; filename="laporan-{day}.csv"',
+            "Cache-Control": "private, no-store",
+        }
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
     @router.get("/reports/{report_id}", response_class=HTMLResponse)
     async def report_page(request: Request, report_id: ObjectId) -> Response:
@@ -457,6 +470,68 @@ async def _bulk_one(
             raise
         return "not_allowed"
     return None
+
+
+INBOX_FILTERS = ("status", "kind", "village", "programme", "overdue", "mine", "unassigned")
+
+
+def _inbox_filter(query: QueryParams, desk: Desk) -> ReportFilter:
+    """The inbox's filters from its query (the page and its CSV export read the same)."""
+
+    def chosen(name: str) -> str | None:
+        return query.get(name, "").replace("\x00", "").strip()[:40] or None
+
+    return ReportFilter(
+        status=chosen("status"),
+        kind=chosen("kind"),
+        village_code=chosen("village"),
+        programme=chosen("programme"),
+        overdue=query.get("overdue") == "1",
+        assignee_id=desk.officer.id if query.get("mine") == "1" else None,
+        unassigned=query.get("unassigned") == "1",
+    )
+
+
+def _filter_query(query: QueryParams) -> str:
+    """The inbox's filters as a query string (for its CSV link), nothing else."""
+    return urlencode(
+        [(name, value) for name, value in query.multi_items() if name in INBOX_FILTERS]
+    )
+
+
+async def _inbox_notice(
+    service: ReportService, desk: Desk, query: QueryParams, t: Callable[..., str]
+) -> str:
+    """The inbox's notice after a change. The reports a bulk change skipped are named by
+    their ticket codes, as officers know them; only codes of reports this officer may see
+    are shown (a link cannot reveal others), the rest are counted."""
+    plain = QueryParams([(name, value) for name, value in query.multi_items() if name not in LISTS])
+    texts = [read_notice(plain, t)]
+    asked = query.getlist("done")[:10]
+    for why in SKIPPED:
+        key = f"dash.bulk.skipped.{why}"
+        ids = _listed_ids(query.get(f"skipped_{why}", ""))
+        if key not in asked or not ids:
+            continue
+        codes = await service.codes_of(desk.viewer, ids)
+        named = [display_code(codes[report_id]) for report_id in ids if report_id in codes]
+        unnamed = len(ids) - len(named)
+        if unnamed:
+            named.append(
+                t("dash.bulk.unnamed_more" if named else "dash.bulk.unnamed", count=unnamed)
+            )
+        texts.append(t(key, **{f"skipped_{why}": ", ".join(named)}))
+    return " ".join(text for text in texts if text)
+
+
+def _listed_ids(raw: str) -> list[int]:
+    """A notice's comma-separated report ids, in order, without repeats; [] when the list
+    is not one."""
+    parts = raw.split(",")
+    if len(parts) > MAX_LISTED or not all(part.isascii() and part.isdigit() for part in parts):
+        return []
+    numbers = (int(part) for part in parts if len(part) <= 10)
+    return list(dict.fromkeys(n for n in numbers if 1 <= n <= MAX_ID))
 
 
 async def _villages(session: AsyncSession, viewer: Viewer) -> list[Village]:

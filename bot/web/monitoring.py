@@ -273,12 +273,12 @@ async def _broadcasts(session: AsyncSession, viewer: Viewer, period: Period, _: 
 
 async def _checks(session: AsyncSession, viewer: Viewer, period: Period, _: datetime) -> Table:
     found = await check_answers(session, viewer, period)
-    header = ["jadwal", "program", "tahap", "selesai", "ditanya", "lengkap", "dipotong",
-              "belum_terima", "tidak_tahu_jadwal", "laporan"]  # fmt: skip
+    header = ["jadwal", "program", "tahap", "selesai", "ditanya", "menunggu", "lengkap",
+              "dipotong", "belum_terima", "tidak_tahu_jadwal", "laporan"]  # fmt: skip
     rows = [
         [x.schedule.id, x.schedule.programme, x.schedule.phase, x.schedule.ends_at.isoformat(),
-         x.asked, x.answers["complete"], x.answers["deducted"], x.answers["not_received"],
-         x.answers["did_not_know"], x.reports]
+         x.asked, x.waiting, x.answers["complete"], x.answers["deducted"],
+         x.answers["not_received"], x.answers["did_not_know"], x.reports]
         for x in found
     ]  # fmt: skip
     return header, rows

@@ -2,7 +2,8 @@
 their villages; admins all; viewers read. The scoping, the checks (the same as the API's)
 and the audit are the service's; this module turns forms into `ScheduleInput` and refusals
 into pages. Saving a change updates the broadcasts built from the schedule that have not
-started yet, and the listing says which (and which went out with the old details)."""
+started yet and the messages still waiting of those that started, and the listing says
+which (and which reached how many chats with the old details)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from bot.web.paths import ObjectId
 from storage.types import utcnow
 
 PAST_DAYS = 30
-FOLLOW_UPS = ("updated", "sent_now", "dropped", "already_out")  # FollowUp's fields
+# FollowUp's fields, carried to the listing in its query
+FOLLOW_UPS = ("updated", "sent_now", "dropped", "already_out", "already_out_chats")
 _ID_LIST = re.compile(r"[0-9]{1,10}(,[0-9]{1,10}){0,29}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(r"[0-9]{2}:[0-9]{2}")
@@ -132,12 +134,19 @@ def schedules_router(dash: Dashboard) -> APIRouter:
             )
             names = {v.code: v.name for v in await VillageDirectory(session).all()}
         say = dash.translator(desk.locale)
-        follow = {name: _ids(request.query_params.get(name, "")) for name in FOLLOW_UPS}
+        follow = {name: _numbers(request.query_params.get(name, "")) for name in FOLLOW_UPS}
         notes = [
-            say(f"scr.schedule.follow.{name}", ids=ids)
+            say(f"scr.schedule.follow.{name}", ids=", ".join(f"#{i}" for i in ids))
             for name, ids in follow.items()
-            if ids and name != "already_out"
+            if ids and name not in ("already_out", "already_out_chats")
         ]
+        out, chats = follow["already_out"], follow["already_out_chats"]
+        went_out = ""  # also when the two lists do not pair up: not a query this page made
+        if len(out) == len(chats):
+            went_out = ", ".join(
+                say("scr.schedule.follow.out_item", id=i, count=n)
+                for i, n in zip(out, chats, strict=True)
+            )
         context = {
             "desk": desk,
             "upcoming": [v for v in views if v.schedule.ends_at >= now],
@@ -145,9 +154,7 @@ def schedules_router(dash: Dashboard) -> APIRouter:
             "names": names,
             "now": now,
             "message": " ".join([read_notice(request.query_params, say), *notes]).strip(),
-            "warning": say("scr.schedule.follow.already_out", ids=follow["already_out"])
-            if follow["already_out"]
-            else "",
+            "warning": say("scr.schedule.follow.already_out", ids=went_out) if went_out else "",
         }
         return dash.page(request, "dash_schedules.html", context, desk.locale)
 
@@ -211,11 +218,9 @@ def _follow_query(follow_up: FollowUp) -> str:
     return urlencode({name: ",".join(map(str, ids)) for name, ids in lists.items() if ids})
 
 
-def _ids(text: str) -> str:
-    """ "3,4" → "#3, #4"; "" for anything that is not a short list of numbers."""
-    if not _ID_LIST.fullmatch(text):
-        return ""
-    return ", ".join(f"#{part}" for part in text.split(","))
+def _numbers(text: str) -> list[str]:
+    """ "3,4" → ["3", "4"]; [] for anything that is not a short list of numbers."""
+    return text.split(",") if _ID_LIST.fullmatch(text) else []
 
 
 def _form_values(view: ScheduleView | None, zone: ZoneInfo) -> dict[str, object]:

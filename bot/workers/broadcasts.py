@@ -6,15 +6,14 @@ run it; the unique (broadcast, chat) key makes a repeated start add nobody twice
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
-
-from sqlalchemy.exc import DBAPIError
+from functools import partial
 
 from bot.runtime import Runtime
 from bot.services.broadcasts import BroadcastService
 from bot.services.distribution_checks import DistributionCheck
+from bot.workers.clock import every
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,11 +40,4 @@ async def run_once(runtime: Runtime) -> BroadcastPass:
 
 
 async def run_forever(runtime: Runtime, interval: float = INTERVAL_SECONDS) -> None:
-    while True:
-        try:
-            await run_once(runtime)
-        except (DBAPIError, OSError) as error:
-            log.error("broadcast clock skipped a pass: %s", type(error).__name__)
-        except Exception:
-            log.exception("broadcast clock pass failed")
-        await asyncio.sleep(interval)
+    await every("broadcast clock", interval, partial(run_once, runtime))

@@ -6,9 +6,9 @@ share the work, a failing job does not block the others, and a job done is done 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.runtime import Runtime
 from bot.services.jobs import JobQueue
 from bot.services.trainings import TrainingService
+from bot.workers.clock import every
 from storage.models import ScheduledJob
 from storage.types import utcnow
 
@@ -79,11 +80,4 @@ async def _postpone(runtime: Runtime, job_id: int | None, now: datetime) -> None
 
 
 async def run_forever(runtime: Runtime, interval: float = INTERVAL_SECONDS) -> None:
-    while True:
-        try:
-            await run_once(runtime)
-        except (DBAPIError, OSError) as error:
-            log.error("jobs worker skipped a pass: %s", type(error).__name__)
-        except Exception:
-            log.exception("jobs worker pass failed")
-        await asyncio.sleep(interval)
+    await every("jobs worker", interval, partial(run_once, runtime))

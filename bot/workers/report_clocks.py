@@ -4,14 +4,13 @@ closed by one is no longer selected by the next."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
-
-from sqlalchemy.exc import DBAPIError
+from functools import partial
 
 from bot.runtime import Runtime
 from bot.services.reports import ReportService
+from bot.workers.clock import every
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -36,12 +35,4 @@ async def run_once(runtime: Runtime) -> ClockPass:
 
 
 async def run_forever(runtime: Runtime, interval: float = INTERVAL_SECONDS) -> None:
-    while True:
-        try:
-            await run_once(runtime)
-        except (DBAPIError, OSError) as error:
-            log.error("report clocks skipped a pass: %s", type(error).__name__)
-        except Exception:
-            # A bad row must not stop the clocks for everyone: log it, try again later.
-            log.exception("report clocks pass failed")
-        await asyncio.sleep(interval)
+    await every("report clocks", interval, partial(run_once, runtime))

@@ -86,7 +86,9 @@ async def test_subscribers_are_asked_once_and_a_cut_becomes_a_prefilled_report(
     await siti.tap_label("Ya, buat laporan")
     assert "identitas" in siti.text().lower()
     await siti.tap("report:identity:confidential")
-    # Programme, village and date are filled in: straight to the story.
+    # Programme, village and date are filled in: who asked for it, then the story.
+    assert siti.text().startswith("Siapa yang meminta potongan?")
+    await siti.say("Ketua kelompok Mawar")
     assert siti.text().startswith("Ceritakan apa yang terjadi")
     await siti.say("Ketua kelompok memotong Rp50.000 dari setiap penerima di e-warong.")
     await siti.tap("report:evidence_next")
@@ -107,6 +109,7 @@ async def test_subscribers_are_asked_once_and_a_cut_becomes_a_prefilled_report(
         ).all()
         figures = await check_figures(session, [schedule_id])
     assert (report.kind, report.programme, report.village_code) == ("potongan", "BPNT", LEKSONO)
+    assert report.subject == "Ketua kelompok Mawar"
     assert [(a.answer, a.report_id) for a in answers] == [
         ("deducted", report.id),
         ("complete", None),
@@ -168,6 +171,7 @@ async def test_an_anonymous_report_from_the_check_is_not_linked_to_the_chat(
     await chat.tap(f"got:{schedule_id}:deducted")
     await chat.tap_label("Ya, buat laporan")
     await chat.tap("report:identity:anonymous")
+    await chat.tap("report:subject:unknown")
     await chat.say("Ketua kelompok memotong Rp50.000 dari setiap penerima di e-warong.")
     await chat.tap("report:evidence_next")
     await chat.tap("report:submit")

@@ -8,8 +8,12 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.engine import Engine
+from bot.handlers.render import RenderedChoice, RenderedMessage, as_numbered_text
 from storage.models import Conversation
+from tests.dialogs.test_report_journey import villages
 from tests.helpers import Resident as Chat
+
+__all__ = ["villages"]
 
 NIK = "3307994505809001"
 
@@ -115,3 +119,49 @@ async def test_words_typed_at_the_privacy_notice_are_answered(engine: Engine) ->
     assert (await _conversation(engine)).dialog == "privacy"
     await chat.say("apa itu pkh")
     assert "Program Keluarga Harapan" in chat.text()
+
+
+async def test_a_number_typed_at_a_question_is_the_answer_not_the_way_back(
+    engine: Engine, villages: None
+) -> None:
+    """No channel but the console shows numbers on buttons: "5" at "Kapan?" means the 5th,
+    and must not pick "Kembali ke menu" and drop the report."""
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.tap_label("Lapor masalah")
+    await chat.tap("report:kind:belum_terima")
+    await chat.tap("report:identity:named")
+    await chat.tap("report:programme:BPNT")
+    await chat.say("Leksono")
+    assert "Kapan" in chat.text()
+    when_choices = [c for c in chat.choices() if c.id != "nav:menu"]
+    await chat.say(str(len(when_choices) + 1))  # where "Kembali ke menu" sits in the list
+    assert (await _conversation(engine)).dialog == "report"
+    assert "Apa yang bisa kami bantu" not in chat.text()
+
+
+def test_lists_number_what_a_typed_number_can_pick() -> None:
+    message = RenderedMessage(
+        "Pilih:",
+        (
+            RenderedChoice("a", "Satu"),
+            RenderedChoice("b", "Dua"),
+            RenderedChoice("nav:menu", "Kembali ke menu"),
+        ),
+    )
+    assert as_numbered_text(message).splitlines()[-3:] == [
+        "1. Satu",
+        "2. Dua",
+        "- Kembali ke menu",
+    ]
+
+
+async def test_mulai_after_only_looking_at_a_schedule_warns_of_no_lost_draft(
+    engine: Engine,
+) -> None:
+    chat = Chat(engine)
+    await chat.agree()
+    await chat.tap("menu:schedule")
+    await chat.tap(chat.choices()[0].id)  # a village: the schedule is shown
+    await chat.say("MULAI")
+    assert "tidak disimpan" not in chat.text()

@@ -81,6 +81,7 @@ async def test_a_follow_up_after_a_report_gets_no_unrelated_answer(engine: Engin
     await chat.tap("report:programme:BPNT")
     await chat.say("Sukamaju")
     await chat.tap("report:when:week")
+    await chat.tap("report:subject:unknown")
     await chat.say("Ketua kelompok meminta potongan 50 ribu dari setiap penerima.")
     await chat.tap("report:evidence_next")
     await chat.tap("report:submit")

@@ -51,6 +51,8 @@ async def _report(
     await chat.say(village)
     if kind not in ("sanggah", "usul"):  # about a family, not an event: no "when"
         await chat.tap("report:when:week")
+    if kind == "potongan":  # who asked for the money
+        await chat.say("Agen e-warong Sumber Rejeki")
     if kind in ("sanggah", "usul", "oknum"):
         await chat.say("Pak Joko RT 002, punya mobil dan toko")
     await chat.say(story)
@@ -100,7 +102,7 @@ async def test_every_report_type_is_filed_with_a_code(
 
 
 async def test_the_console_channel_files_a_report(engine: Engine, villages: None) -> None:
-    script = ["halo", "1", "2", "2", "1", "2", "Leksono", "1", STORY, "1", "1", "/keluar"]
+    script = ["halo", "1", "2", "2", "1", "2", "Leksono", "1", "1", STORY, "1", "1", "/keluar"]
     lines = iter(script)
 
     async def read() -> str | None:
@@ -154,6 +156,7 @@ async def test_evidence_limits(engine: Engine, villages: None) -> None:
     await chat.tap("report:programme:PKH")
     await chat.say("Leksono")
     await chat.tap("report:when:today")
+    await chat.tap("report:subject:unknown")
     await chat.say(STORY)
     assert "paling banyak 5 berkas, masing-masing sampai 10 MB" in chat.text()
 
@@ -237,6 +240,7 @@ async def test_a_repeated_report_is_offered_to_the_open_one(engine: Engine, vill
         await chat.tap(choice)
     await chat.say("Leksono")
     await chat.tap("report:when:today")
+    await chat.say("Agen e-warong Sumber Rejeki")
     await chat.say(STORY + " Lagi.")
     await chat.tap("report:evidence_next")
     await chat.tap("report:submit")

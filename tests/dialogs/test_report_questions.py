@@ -75,6 +75,7 @@ async def _at_duplicate_question(chat: Chat) -> None:
             await chat.tap(choice)
         await chat.say("Leksono")
         await chat.tap("report:when:today")
+        await chat.tap("report:subject:unknown")
         await chat.say(STORY)
         await chat.tap("report:evidence_next")
         await chat.tap("report:submit")
@@ -164,6 +165,7 @@ async def test_a_story_too_long_for_one_message_keeps_the_draft(
     await chat.tap("report:programme:BPNT")
     await chat.say("Leksono")
     await chat.say("Senin pagi")
+    await chat.say("Ketua kelompok")
     await chat.say("potongan " * 600)  # over the engine's limit for one message
     assert "terlalu panjang (5399 huruf)" in chat.text() and _offers_menu(chat)
     await chat.say(STORY)

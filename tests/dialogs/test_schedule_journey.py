@@ -112,7 +112,7 @@ async def test_stop_and_mulai_from_any_step(
     assert "kabar jadwal penyaluran untuk Leksono akan kami kirim lagi" in chat.text()
     assert not await _stopped(runtime, "warga-stop")
     await chat.tap("menu:schedule")
-    await chat.tap_label("Berhenti terima kabar")
+    await chat.tap_label("Stop kabar jadwal")
     assert await _stopped(runtime, "warga-stop")
     await chat.tap("menu:schedule")
     assert "sedang dihentikan" in chat.text()
@@ -151,8 +151,8 @@ async def test_a_verified_beneficiary_is_offered_the_news_after_the_status_check
     await chat.say("Siti Nur Aminah")
     await chat.tap_label("Ya, ingat NIK saya")
     labels = [c.label for c in chat.choices()]
-    assert "Kabari jadwal penyaluran" in labels
-    await chat.tap_label("Kabari jadwal penyaluran")
+    assert "Kabari jadwal" in labels
+    await chat.tap_label("Kabari jadwal")
     shown = chat.text()
     # Siti lives in RT 1: the BPNT distribution for RT 3 is not hers.
     assert "Kantor Pos Sukamaju" in shown and "E-warong Bu Narti" not in shown

@@ -182,6 +182,7 @@ async def test_a_report_with_a_photo_and_a_sticker(rig: Rig) -> None:
         await rig.tap(data)
     await rig.say("Leksono")
     await rig.tap("report:when:today")
+    await rig.tap("report:subject:unknown")
     await rig.say("Ketua kelompok memotong 50 ribu dari setiap penerima bantuan.")
     rig.fake.files["foto1"] = b"\xff\xd8\xff bukti kuitansi"
     photo = rig.fake.update(
@@ -352,14 +353,20 @@ async def test_a_menu_changing_step_edits_the_tapped_message(rig: Rig) -> None:
     edits_before = [c for c in rig.fake.calls if c.method == "editMessageText"]
     assert edits_before == []
     new_before = len([c for c in rig.fake.calls if c.method == "sendMessage"])
-    await rig.post(rig.fake.tap(CHAT, "menu:faq", message_id=41))
+    async with rig.runtime.db.session() as session:
+        newest = (
+            await session.exec(select(Outbox.platform_message_id).order_by(col(Outbox.id).desc()))
+        ).first()
+    assert newest is not None
+    menu_id = int(newest)  # the chat's newest message: the menu
+    await rig.post(rig.fake.tap(CHAT, "menu:faq", message_id=menu_id))
     await rig.settle()
     edits = [c.params for c in rig.fake.calls if c.method == "editMessageText"]
-    assert len(edits) == 1 and int(edits[0]["message_id"]) == 41
+    assert len(edits) == 1 and int(edits[0]["message_id"]) == menu_id
     assert "topik" in str(edits[0]["text"]) and edits[0]["reply_markup"]["inline_keyboard"]
     assert len([c for c in rig.fake.calls if c.method == "sendMessage"]) == new_before
     rig.fake.fail_next("editMessageText", 400, description="Bad Request: message can't be edited")
     first_topic = edits[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    await rig.post(rig.fake.tap(CHAT, first_topic, message_id=41))
+    await rig.post(rig.fake.tap(CHAT, first_topic, message_id=menu_id))
     await rig.settle()
     assert len([c for c in rig.fake.calls if c.method == "sendMessage"]) == new_before + 1

@@ -110,6 +110,7 @@ async def _file_report_with_photo(rig: WaRig) -> str:
     await rig.tap("report:programme:PKH")
     await rig.say("Lekosno")
     await rig.tap("report:when:today")
+    await rig.say("Agen e-warong Sumber Rejeki")
     await rig.say("Ketua kelompok memotong 50 ribu dari *setiap* penerima_bantuan ~PKH~.")
     photo = b"\xff\xd8\xff bukti kuitansi potongan"
     media_id = rig.fake.add_media(photo, "image/jpeg")

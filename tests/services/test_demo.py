@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import holidays
 from sqlmodel import SQLModel, func, select
 from stdnum.id import nik as stdnum_nik
 
@@ -100,3 +104,17 @@ async def test_a_demo_broadcast_has_an_audience(runtime: Runtime) -> None:
         assert await service.preview(everywhere) == {("webchat", "en"): 6, ("webchat", "id"): 18}
         one_village = Audience((VILLAGES[0][0],), ("BPNT", "BLT"), ("telegram", "whatsapp"))
         assert await service.preview(one_village) == {}
+
+
+async def test_demo_trainings_and_distributions_avoid_national_holidays(
+    runtime: Runtime,
+) -> None:
+    """Seeded on 4 December 2026, the offsets would put a training on Christmas Day."""
+    await seed_demo(runtime.db, runtime.vault, datetime(2026, 12, 4, 2, 0, tzinfo=UTC))
+    national = holidays.country_holidays("ID")
+    jakarta = ZoneInfo("Asia/Jakarta")
+    async with runtime.db.session() as session:
+        starts = [s.starts_at for s in (await session.exec(select(TrainingSession))).all()]
+        starts += [s.starts_at for s in (await session.exec(select(DistributionSchedule))).all()]
+    days = {moment.astimezone(jakarta).date() for moment in starts}
+    assert days and not any(day in national for day in days)

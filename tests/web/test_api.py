@@ -334,6 +334,7 @@ async def test_viewers_read_without_personal_data_and_cannot_change_anything(
     assert response.status_code == 200
     detail = response.json()
     assert detail["description"] is None and detail["subject"] is None
+    assert detail["happened"] is None  # what the resident typed, like the story
     assert detail["notes"] is None
     assert [e["kind"] for e in detail["timeline"]] == ["filed", "resident"]
     assert detail["timeline"][1]["message"] is None
@@ -538,6 +539,7 @@ async def test_the_openapi_document(runtime: Runtime) -> None:
     }
     expected = {
         "/reports": {"get"},
+        "/reports.csv": {"get"},
         "/reports/counts": {"get"},
         "/reports/{code}": {"get"},
         "/reports/{code}/status": {"post"},
@@ -642,7 +644,7 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches_the_schema(
     headers = world.auth("camat")
     checks = [not_a_server_error, response_schema_conformance, status_code_conformance]
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
-    assert len(operations) == 11
+    assert len(operations) == 12
     for operation in operations:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 

@@ -154,6 +154,7 @@ async def test_a_viewer_reads_but_cannot_change(office: Office) -> None:
     path = f"/reports/{office.leksono_report}"
     page = await office.client.get(path)
     assert page.status_code == 200 and "Ketua kelompok memotong" not in page.text
+    assert "<dt>Kapan</dt>" not in page.text  # free text the resident typed, like the story
     csrf = await office.csrf()
     refused = await office.client.post(f"{path}/status", data={"csrf": csrf, "status": "selesai"})
     assert refused.status_code == 403

@@ -77,6 +77,7 @@ def test_a_report_from_the_web_chat_handled_in_the_dashboard(
             resident.locator(live, has_text=label).first.click()
         say("Leksono")
         resident.locator(live, has_text="Hari ini").first.click()
+        say("Agen e-warong Sumber Rejeki")
         say("Ketua kelompok memotong 50 ribu dari setiap penerima PKH. " + XSS)
         resident.locator(live, has_text="Lanjut").first.click()
         resident.locator(live, has_text="Kirim laporan").first.click()

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from bot.runtime import Runtime
 from bot.services.reports import ReportService
+from bot.services.tickets import display_code
 from bot.web import registry_import
 from bot.web.app import create_app
 from storage.models import ChannelIdentity, Report
@@ -145,7 +146,11 @@ async def test_bulk_skips_are_explained_in_the_pages_language(office: Office) ->
     )
     shown = await office.client.get(rejected.headers["location"])
     assert "ReasonRequired" not in shown.text
-    assert f"penolakan perlu alasan (tolak satu per satu di halaman laporan): #{leksono}" in (
+    async with office.runtime.db.session() as session:
+        stored = await session.get(Report, leksono)
+    assert stored is not None
+    code = display_code(stored.code)  # officers know reports by their codes, not row ids
+    assert f"penolakan perlu alasan (tolak satu per satu di halaman laporan): {code}" in (
         shown.text
     )
     wati = str(office.ids["wati"])  # serves Sukamaju, not Leksono
@@ -162,8 +167,8 @@ async def test_bulk_skips_are_explained_in_the_pages_language(office: Office) ->
     notice = NOTICE.search(shown.text)
     assert notice, shown.text[:500]
     assert "1 laporan diperbarui" in notice.group(1)
-    assert f"tidak bisa menangani laporan ini: #{leksono}" in notice.group(1)
-    assert "tidak ditemukan: #999999" in notice.group(1)
+    assert f"tidak bisa menangani laporan ini: {code}" in notice.group(1)
+    assert "tidak ditemukan: 1 laporan" in notice.group(1)
     assert "the officer" not in shown.text and "NotAllowed" not in shown.text
     english = await office.client.get(assigned.headers["location"] + "&lang=en")
     assert "1 reports updated" in english.text or "1 report" in english.text

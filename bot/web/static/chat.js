@@ -26,11 +26,11 @@
     if (choices && choices.length) {
       const row = document.createElement("div");
       row.className = "choices";
-      choices.forEach((choice, index) => {
+      choices.forEach((choice) => {
         const button = document.createElement("button");
         button.type = "button";
         button.dataset.choiceId = choice.id;
-        button.textContent = (index + 1) + ". " + choice.label;
+        button.textContent = (choice.number ? choice.number + ". " : "") + choice.label;
         button.addEventListener("click", () => send({ choice_id: choice.id }, choice.label));
         row.appendChild(button);
       });
