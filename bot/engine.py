@@ -276,6 +276,8 @@ class Engine:
                 turn.replies.append(Reply("common.stale_choice_here", choices=_with_menu(offered)))
                 return None
             if target is not None:
+                if target == MENU and self._holds_draft(conversation):
+                    turn.replies.append(Reply("common.draft_dropped"))
                 return await self._start(session, turn, incoming, target, {}, now)
 
         if dialog.needs_consent and not ResidentService.has_consented(turn.resident):
@@ -304,13 +306,19 @@ class Engine:
             return await self._start(session, turn, incoming, LANGUAGE, {}, now)
         if command in (Intent.NEWS_STOP, Intent.NEWS_START):
             action = "stop" if command is Intent.NEWS_STOP else "start"
-            current = self.dialogs.get(conversation.dialog)
-            if current is not None and current.holds_draft and conversation.data:
+            if self._holds_draft(conversation):
                 turn.replies.append(Reply("common.draft_dropped"))
             return await self._start(session, turn, incoming, NEWS, {"command": action}, now)
         if command is Intent.CANCEL and conversation.dialog not in RESTING_DIALOGS:
             turn.replies.append(Reply("common.cancelled"))
+        elif self._holds_draft(conversation):
+            turn.replies.append(Reply("common.draft_dropped"))
         return await self._start(session, turn, incoming, MENU, {}, now)
+
+    def _holds_draft(self, conversation: Conversation) -> bool:
+        """Whether leaving now drops something the resident was filling in."""
+        current = self.dialogs.get(conversation.dialog)
+        return current is not None and current.holds_draft and bool(conversation.data)
 
     def _choice_from_text(
         self, locale: str, text: str, offered: tuple[Choice, ...], numbered: tuple[Choice, ...]

@@ -73,18 +73,25 @@ def typed_number(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-_ID_NUMBER = re.compile(r"(?<![\d])\d(?:[ .\-]?\d){13,17}(?![\d])")
+# 14 to 18 digits, spaces, dots or dashes between them; an O, o, I or l typed among the
+# digits (for 0 or 1) counts as one, as long as a digit follows it.
+_ID_NUMBER = re.compile(r"(?<![\d])\d(?:[ .\-]?(?:\d|[OoIl](?=[OoIl]*\d))){13,17}(?!\d)")
+_SEPARATORS = re.compile(r"[ .\-]")
+MIN_DIGITS_TO_MASK = 12  # with lookalike letters, still mostly digits
 
 
 def redact_id_numbers(text: str) -> str:
     """Mask anything shaped like a NIK or No. KK: 14 to 18 digits, spaces or dots allowed.
 
     The message log keeps what residents wrote, but never a raw NIK (DESIGN.md rule 5),
-    nor a NIK mistyped by a digit or two, which is nearly as revealing.
+    nor a NIK mistyped by a digit or two (or with an O for a 0), which is nearly as
+    revealing.
     """
 
     def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
+        chars = _SEPARATORS.sub("", match.group(0))
+        if sum(ch.isdigit() for ch in chars) < MIN_DIGITS_TO_MASK:
+            return match.group(0)
+        return chars[:4] + "*" * (len(chars) - 8) + chars[-4:]
 
     return _ID_NUMBER.sub(_mask, text)

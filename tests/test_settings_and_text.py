@@ -97,6 +97,10 @@ def test_id_numbers_are_redacted_but_short_numbers_are_not() -> None:
     assert redact_id_numbers("RT 003 RW 002, HP 081234567890") == "RT 003 RW 002, HP 081234567890"
     # A NIK mistyped by a digit or two is masked too; longer numbers are something else.
     assert redact_id_numbers("33070157084500011") == "3307*********0011"
+    # an O typed for a 0 (or I for 1) does not let a NIK through unmasked
+    assert redact_id_numbers("33079945058O9001") == "3307********9001"
+    assert redact_id_numbers("NIK 3307 9945 0580 9OO1 ok") == "NIK 3307********9OO1 ok"
+    assert redact_id_numbers("1000 Orang, 2000 Ibu") == "1000 Orang, 2000 Ibu"
     assert redact_id_numbers("330701570845001") == "3307*******5001"
     assert redact_id_numbers("3307015708450001123") == "3307015708450001123"
 

@@ -34,7 +34,7 @@ from bot.intents import Intent
 from bot.messages import Choice, Reply
 from bot.services.reports import OPEN, CodeLookupLimited, ReportService
 from bot.services.tickets import display_code, find_code, read_code
-from bot.text import redact_id_numbers
+from bot.text import fold, redact_id_numbers
 from storage.models import Report
 
 SHOWN_REPORTS = 5
@@ -44,7 +44,6 @@ BACK_TO_LIST = Choice("menu:track", "menu.track")
 SKIP = Choice("track:skip", "track.skip")
 # An answer to an officer's question may be short ("jam 6 pagi", "terima kasih, Pak"), but
 # not a bare "ok": half of a report story's minimum (REPORT_MIN_CHARS).
-ANSWER_MIN_DIVISOR = 2
 
 
 class Step(StrEnum):
@@ -207,10 +206,8 @@ class TrackDialog(Dialog):
         if ctx.incoming.choice_id == SKIP.id or report is None or not ctx.text:
             ctx.data.clear()
             return finish()
-        minimum = max(1, ctx.runtime.settings.report_min_chars // ANSWER_MIN_DIVISOR)
-        if step is Step.ANSWER and len(ctx.text) < minimum:
-            params = {"length": len(ctx.text), "min": minimum}
-            too_short = Reply("track.answer_too_short", params, choices=(SKIP, MENU_CHOICE))
+        if step is Step.ANSWER and _says_nothing(ctx):
+            too_short = Reply("track.answer_too_short", choices=(SKIP, MENU_CHOICE))
             return stay(Step.ANSWER, too_short)
         ctx.data.clear()
         text = redact_id_numbers(ctx.text)
@@ -221,6 +218,13 @@ class TrackDialog(Dialog):
             return finish(*told, Reply("track.comment_saved"))
         await service.add_to(report, text, (), ctx.now)
         return finish(*told, Reply("track.answer_saved", {"code": display_code(report.code)}))
+
+
+def _says_nothing(ctx: DialogContext) -> bool:
+    """An answer to an officer that is one word carrying nothing ("ok", "ya"): one of the
+    FAQ's stop words. "20000", "RT 03", "Pak Darto" or "Terima kasih, Pak" are answers."""
+    words = fold(ctx.text).split()
+    return len(words) <= 1 and all(word in ctx.runtime.faq.stop_words for word in words)
 
 
 def _service(ctx: DialogContext) -> ReportService:

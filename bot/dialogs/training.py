@@ -55,7 +55,7 @@ from bot.services.trainings import (
     TrainingService,
 )
 from bot.services.villages import VillageDirectory
-from bot.text import row_id
+from bot.text import redact_id_numbers, row_id
 from storage.models import TrainingRegistration
 
 SHOWN_SESSIONS = 9
@@ -316,7 +316,8 @@ class TrainingDialog(Dialog):
         answers: dict[str, str] = ctx.data.setdefault("answers", {})
         questions = [str(q) for q in info.training.questions]
         if len(answers) < len(questions):
-            answers[questions[len(answers)]] = ctx.text[:500]
+            # Free text like a report's: a NIK typed here is masked before it is kept.
+            answers[questions[len(answers)]] = redact_id_numbers(ctx.text[:500])
         return await self._next_question(ctx)
 
     async def _register(self, ctx: DialogContext, info: SessionInfo) -> Outcome:

@@ -18,9 +18,14 @@ class RenderedChoice:
 class RenderedMessage:
     text: str
     choices: tuple[RenderedChoice, ...]
+    # Whether a typed number picks one of these: only the last list of a turn is numbered,
+    # as the engine reads typed numbers; earlier lists are still tapped or typed by words.
+    numbered: bool = True
 
 
 def render(catalogs: Catalogs, result: StepResult) -> list[RenderedMessage]:
+    with_choices = [index for index, reply in enumerate(result.replies) if reply.choices]
+    last = with_choices[-1] if with_choices else -1
     return [
         RenderedMessage(
             text=catalogs.t(result.locale, reply.key, reply.params),
@@ -28,18 +33,21 @@ def render(catalogs: Catalogs, result: StepResult) -> list[RenderedMessage]:
                 RenderedChoice(choice.id, catalogs.t(result.locale, choice.key, choice.params))
                 for choice in reply.choices
             ),
+            numbered=index == last,
         )
-        for reply in result.replies
+        for index, reply in enumerate(result.replies)
     ]
 
 
-def numbered(choices: tuple[RenderedChoice, ...]) -> list[tuple[int | None, RenderedChoice]]:
+def numbered(
+    choices: tuple[RenderedChoice, ...], numbers: bool = True
+) -> list[tuple[int | None, RenderedChoice]]:
     """Each choice with the number a resident may type for it (None: typed by its words,
     like "menu"), as the engine reads typed numbers."""
     shown: list[tuple[int | None, RenderedChoice]] = []
     count = 0
     for choice in choices:
-        if choice.id in UNNUMBERED_CHOICES:
+        if not numbers or choice.id in UNNUMBERED_CHOICES:
             shown.append((None, choice))
         else:
             count += 1
@@ -53,7 +61,7 @@ def as_numbered_text(message: RenderedMessage) -> str:
         return message.text
     lines = [
         f"{number}. {choice.label}" if number is not None else f"- {choice.label}"
-        for number, choice in numbered(message.choices)
+        for number, choice in numbered(message.choices, message.numbered)
     ]
     return message.text + "\n\n" + "\n".join(lines)
 

@@ -101,7 +101,7 @@ def webchat_router(engine: Engine, templates: Any) -> APIRouter:
             MessageOut(
                 direction="out",
                 text=m.text,
-                choices=_choices_out(m.choices),
+                choices=_choices_out(m.choices, m.numbered),
             )
             for m in render(engine.runtime.catalogs, result)
         ]
@@ -160,5 +160,5 @@ def _stored_choices(items: list[dict[str, str]]) -> tuple[RenderedChoice, ...]:
     return tuple(RenderedChoice(str(c.get("id", "")), str(c.get("label", ""))) for c in items)
 
 
-def _choices_out(choices: tuple[RenderedChoice, ...]) -> list[ChoiceOut]:
-    return [ChoiceOut(id=c.id, label=c.label, number=n) for n, c in numbered(choices)]
+def _choices_out(choices: tuple[RenderedChoice, ...], numbers: bool = True) -> list[ChoiceOut]:
+    return [ChoiceOut(id=c.id, label=c.label, number=n) for n, c in numbered(choices, numbers)]

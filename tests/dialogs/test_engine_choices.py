@@ -43,6 +43,7 @@ async def test_a_typed_number_picks_from_the_list_shown_last(engine: Engine) -> 
     # "no trainings yet" comes with its own two buttons, then the main menu below it
     assert len(chat.last) >= 2 and "belum terdaftar" in chat.text()
     menu = chat.last[-1]
+    assert menu.numbered and not chat.last[0].numbered  # numbers shown where they pick
     third = menu.choices[2].label
     assert third == "Cek laporan saya"
     await chat.say("3")
@@ -65,6 +66,20 @@ async def test_an_old_button_in_the_middle_of_a_report_keeps_the_draft(engine: E
     assert (after.dialog, after.step, after.data) == (before.dialog, before.step, before.data)
     await chat.tap(chat.choices()[0].id)  # and the journey goes on from where it was
     assert (await _conversation(engine)).step != before.step
+
+
+async def test_leaving_a_report_for_the_menu_says_the_draft_was_not_kept(
+    engine: Engine,
+) -> None:
+    chat = Chat(engine)
+    await _open_a_report(chat)
+    await chat.say("menu")
+    assert "belum dikirim, jadi tidak disimpan" in chat.text()
+    await _open_a_report(chat)
+    await chat.tap("nav:menu")
+    assert "belum dikirim, jadi tidak disimpan" in chat.text()
+    await chat.say("menu")  # nothing being filled in at the menu
+    assert "tidak disimpan" not in chat.text()
 
 
 async def test_an_old_button_at_the_menu_shows_the_menu(engine: Engine) -> None:

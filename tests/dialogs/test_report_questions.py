@@ -194,11 +194,11 @@ async def test_a_reply_through_balas_needs_a_real_answer(engine: Engine, village
     chat = Chat(engine)
     code = await _answering(engine, chat)
     await chat.say("ok")
-    assert "terlalu singkat (2 huruf)" in chat.text() and "paling sedikit 10" in chat.text()
+    assert "belum menjawab pertanyaan petugas" in chat.text()
     assert [choice.id for choice in chat.choices()] == ["track:skip", MENU]
     assert await _resident_events(engine) == []
-    await chat.say("ok sudah")
-    assert "terlalu singkat (8 huruf)" in chat.text()
-    await chat.say("jam 6 pagi")  # a short answer to the officer's question is enough
+    await chat.say("Ya.")
+    assert "belum menjawab pertanyaan petugas" in chat.text()
+    await chat.say("06.00")  # a short answer to the officer's question is enough
     assert f"sudah ditambahkan ke laporan {code[:4]}-{code[4:]}" in chat.text()
-    assert await _resident_events(engine) == ["jam 6 pagi"]
+    assert await _resident_events(engine) == ["06.00"]

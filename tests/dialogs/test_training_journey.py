@@ -252,13 +252,16 @@ async def test_saved_nik_is_offered_and_questions_are_asked(engine: Engine) -> N
     await chat.say("Siti Aminah")
     await chat.say("081234567890")
     assert "Sudah punya mesin jahit?" in chat.text()
-    await chat.say("Belum")
+    await chat.say("Belum, pinjam punya ibu (NIK 3307994505809001)")
     assert "Ukuran baju?" in chat.text()
-    await chat.say("M")
+    await chat.say("2")  # a number is the answer here, not a choice
     assert "Pendaftaran berhasil" in chat.text()
     async with runtime.db.session() as session:
         registration = (await session.exec(select(TrainingRegistration))).one()
-    assert registration.answers == {"Sudah punya mesin jahit?": "Belum", "Ukuran baju?": "M"}
+    assert registration.answers == {
+        "Sudah punya mesin jahit?": "Belum, pinjam punya ibu (NIK 3307********9001)",
+        "Ukuran baju?": "2",
+    }
 
 
 @pytest.mark.parametrize("seats", [20])
