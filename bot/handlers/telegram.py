@@ -478,10 +478,16 @@ class TelegramSender:
     async def _send(self, row: Outbox, chat_id: str, shown: Shown | None) -> SendOutcome:
         """Send one row; `shown` is what this pass last sent to the chat (None: look it up)."""
         chunks = split_text(html.escape(row.text))
-        if shown is None:
-            shown = await self._last_shown(row)
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
         markup = self._markup(row)
+        # What the chat was shown last matters to a reply only (is there a contact keyboard
+        # to take away, is the tapped message still the newest): a broadcast row, one of
+        # thousands, is not worth a database read.
+        needs_last = row.broadcast_id is None and (
+            markup is None or row.replaces_message_id is not None
+        )
+        if shown is None:
+            shown = await self._last_shown(row) if needs_last else Shown()
         # A broadcast never follows a share-contact question in its own conversation.
         if markup is None and row.broadcast_id is None and shown.ask_contact:
             markup = ReplyKeyboardRemove(remove_keyboard=True)  # the phone was asked before
