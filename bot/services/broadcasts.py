@@ -365,11 +365,11 @@ class BroadcastService:
         for broadcast in rows.all():
             assert broadcast.id is not None
             texts = self.texts_for_schedule(schedule, SCHEDULE_KEYS[broadcast.kind])
-            not_started = broadcast.started_at is None and broadcast.status in (
+            started = broadcast.started_at is not None or broadcast.status not in (
                 "scheduled",
                 "paused",
             )
-            if not not_started:
+            if started:
                 rebuilt, went_out = await self._follow_rows(broadcast, texts)
                 if went_out:
                     already_out.append(broadcast.id)
@@ -379,16 +379,8 @@ class BroadcastService:
                     broadcast.texts = texts
                     self.session.add(broadcast)
                 if rebuilt or went_out:
-                    AuditTrail(self.session).record(
-                        actor,
-                        "broadcast.follow_schedule",
-                        "ok",
-                        now,
-                        broadcast=broadcast.id,
-                        schedule=schedule.id,
-                        status=broadcast.status,
-                        rebuilt=rebuilt,
-                        went_out=went_out,
+                    self._audit_follow(
+                        actor, now, broadcast, schedule, rebuilt=rebuilt, went_out=went_out
                     )
                 continue
             before = (dict(broadcast.texts), broadcast.send_at)
@@ -406,17 +398,28 @@ class BroadcastService:
             if (dict(broadcast.texts), broadcast.send_at) != before or broadcast.id in dropped:
                 updated.append(broadcast.id)
                 self.session.add(broadcast)
-                AuditTrail(self.session).record(
-                    actor,
-                    "broadcast.follow_schedule",
-                    "ok",
-                    now,
-                    broadcast=broadcast.id,
-                    schedule=schedule.id,
-                    status=broadcast.status,
-                )
+                self._audit_follow(actor, now, broadcast, schedule)
         return FollowUp(
             tuple(updated), tuple(sent_now), tuple(dropped), tuple(already_out), tuple(reached)
+        )
+
+    def _audit_follow(
+        self,
+        actor: str,
+        now: datetime,
+        broadcast: Broadcast,
+        schedule: DistributionSchedule,
+        **counts: Any,
+    ) -> None:
+        AuditTrail(self.session).record(
+            actor,
+            "broadcast.follow_schedule",
+            "ok",
+            now,
+            broadcast=broadcast.id,
+            schedule=schedule.id,
+            status=broadcast.status,
+            **counts,
         )
 
     async def _follow_rows(self, broadcast: Broadcast, texts: dict[str, str]) -> tuple[int, int]:
